@@ -1,0 +1,45 @@
+/** Flags of the `scan` command. Kept apart from the server's so `scan` loads nothing heavy. */
+import { parseArgs } from "node:util";
+import { resolve } from "node:path";
+import { DEFAULT_MAX_FILE_BYTES } from "../scan/scanner.js";
+import { ConfigError, parseBytes, parseEnum, parsePath } from "./values.js";
+
+export interface ScanConfig {
+  readonly hostRoot: string;
+  readonly output: "table" | "json";
+  readonly maxFileBytes: number;
+}
+
+export const SCAN_USAGE = `Usage: virtcontainers-exporter scan [--host-root DIR] [--output table|json] [--max-file-size BYTES]
+
+Reads the virtcontainers state trees under DIR and prints one snapshot.
+  --host-root DIR        host filesystem root holding run/ and var/lib/ (env VCE_HOST_ROOT, default /)
+  --output table|json    readable table (default) or stable JSON (schemaVersion 1)
+  --max-file-size BYTES  refuse larger state files unread (env VCE_MAX_FILE_SIZE, default 16Mi)`;
+
+export function loadScanConfig(argv: readonly string[], env: NodeJS.ProcessEnv): ScanConfig {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      options: {
+        "host-root": { type: "string" },
+        output: { type: "string", short: "o" },
+        "max-file-size": { type: "string" },
+      },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (err: unknown) {
+    throw new ConfigError(err instanceof Error ? err.message : String(err));
+  }
+  const str = (k: string) => (typeof values[k] === "string" ? values[k] : undefined);
+  return Object.freeze({
+    hostRoot: resolve(parsePath("--host-root", str("host-root") ?? env.VCE_HOST_ROOT ?? "/")),
+    output: parseEnum("--output", str("output") ?? "table", ["table", "json"] as const),
+    maxFileBytes: parseBytes(
+      "--max-file-size",
+      str("max-file-size") ?? env.VCE_MAX_FILE_SIZE ?? String(DEFAULT_MAX_FILE_BYTES),
+    ),
+  });
+}

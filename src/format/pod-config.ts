@@ -1,0 +1,35 @@
+/** `/var/lib/virtcontainers/pods/<podID>/config.json` — PodConfig (spec 4.1). */
+import { decodeContainerConfig } from "./container-config.js";
+import { asObj, each, objOrNull, str, stringMapOrNull, uint, uintOrNull } from "./decode.js";
+import { identityFromVcAnnotations } from "./identity.js";
+import type { PodConfigInfo } from "./model.js";
+import { decodeText, type Parsed } from "./result.js";
+
+export function parsePodConfig(text: string): Parsed<PodConfigInfo> {
+  return decodeText(text, decodePodConfig);
+}
+
+function decodePodConfig(value: unknown): PodConfigInfo {
+  const o = asObj(value, "$");
+  const hv = objOrNull(o, "HypervisorConfig", "$") ?? {};
+  const vm = objOrNull(o, "VMConfig", "$") ?? {};
+  const net = objOrNull(o, "NetworkConfig", "$") ?? {};
+  const hp = "$.HypervisorConfig";
+  return {
+    id: str(o, "ID", "$"),
+    hostname: str(o, "Hostname", "$"),
+    hypervisorType: str(o, "HypervisorType", "$"),
+    agentType: str(o, "AgentType", "$"),
+    proxyType: str(o, "ProxyType", "$"),
+    shimType: str(o, "ShimType", "$"),
+    networkModel: str(o, "NetworkModel", "$"),
+    // Kata 1.3+ renamed DefaultVCPUs/DefaultMemSz to NumVCPUs/MemorySize.
+    defaultVCPUs: uintOrNull(hv, "DefaultVCPUs", hp) ?? uint(hv, "NumVCPUs", hp),
+    defaultMaxVCPUs: uintOrNull(hv, "DefaultMaxVCPUs", hp),
+    defaultMemMiB: uintOrNull(hv, "DefaultMemSz", hp) ?? uint(hv, "MemorySize", hp),
+    vmMemoryMiB: uint(vm, "Memory", "$.VMConfig"),
+    netNSPath: str(net, "NetNSPath", "$.NetworkConfig"),
+    containers: each(o, "Containers", "$", decodeContainerConfig),
+    identity: identityFromVcAnnotations(stringMapOrNull(o, "Annotations", "$")),
+  };
+}

@@ -1,0 +1,161 @@
+/**
+ * Loads one resource file through a stat-keyed cache: a file whose (inode, size, mtime,
+ * ctime) is unchanged is not read again. Keeps the last good value of every file so that a
+ * file caught mid-rewrite (empty or cut short) can be served stale instead of vanishing.
+ */
+import { posix } from "node:path";
+import type { Resource } from "../format/layout.js";
+import type { Parsed, ProblemReason } from "../format/result.js";
+import { readRegularFile, sameKey, statEntry, type StatKey } from "./fsread.js";
+import { PARSERS, type ResourceValues } from "./parsers.js";
+import type { FileProblem } from "./snapshot.js";
+
+interface CacheEntry {
+  readonly key: StatKey;
+  readonly result: Parsed<unknown>;
+  readonly lastGood: unknown;
+}
+
+export interface Loaded<T> {
+  readonly value: T | null;
+  readonly problem: FileProblem | null;
+  readonly mtimeMs: number;
+  /** Empty or truncated content that was just read: worth one more read after a short delay. */
+  readonly transient: boolean;
+}
+
+export interface LoadTarget {
+  readonly rel: string;
+  readonly podId: string;
+  readonly containerId: string | null;
+}
+
+export interface LoaderCounters {
+  filesRead: number;
+  bytesRead: number;
+  filesStatted: number;
+  filesReused: number;
+}
+
+const TRANSIENT: ReadonlySet<ProblemReason> = new Set(["empty", "truncated"]);
+
+export class FileLoader {
+  private readonly cache = new Map<string, CacheEntry>();
+  private seen = new Set<string>();
+  readonly counters: LoaderCounters = { filesRead: 0, bytesRead: 0, filesStatted: 0, filesReused: 0 };
+
+  constructor(
+    private readonly hostRoot: string,
+    private readonly maxFileBytes: number,
+  ) {}
+
+  /** Start tracking which cached paths a full scan still sees. */
+  beginSweep(): void {
+    this.seen = new Set();
+  }
+
+  /** Drop cache entries of files a full scan no longer saw. */
+  endSweep(): void {
+    for (const path of this.cache.keys()) if (!this.seen.has(path)) this.cache.delete(path);
+  }
+
+  /** Drop every cache entry below a directory (a pod that disappeared). */
+  forgetUnder(relDir: string): void {
+    const prefix = `${relDir}/`;
+    for (const path of this.cache.keys()) if (path.startsWith(prefix)) this.cache.delete(path);
+  }
+
+  resetCounters(): void {
+    Object.assign(this.counters, { filesRead: 0, bytesRead: 0, filesStatted: 0, filesReused: 0 });
+  }
+
+  load<R extends keyof ResourceValues>(
+    resource: R,
+    t: LoadTarget,
+    force: boolean,
+  ): Loaded<ResourceValues[R]> {
+    this.seen.add(t.rel);
+    const abs = posix.join(this.hostRoot, t.rel);
+    const st = statEntry(abs);
+    this.counters.filesStatted++;
+    if (!st.ok) {
+      this.cache.delete(t.rel);
+      return this.problem(resource, t, st.reason, st.message, 0);
+    }
+    if (st.kind !== "file") {
+      const reason = st.kind === "symlink" ? "symlink" : "not_regular_file";
+      return this.problem(
+        resource,
+        t,
+        reason,
+        `is a ${st.kind === "symlink" ? "symlink" : "non-regular file"}`,
+        0,
+      );
+    }
+    if (st.key.size > this.maxFileBytes) {
+      return this.problem(resource, t, "too_large", `larger than ${this.maxFileBytes} bytes`, st.key.mtimeMs);
+    }
+    const cached = this.cache.get(t.rel);
+    if (!force && cached !== undefined && sameKey(cached.key, st.key)) {
+      this.counters.filesReused++;
+      return this.outcome(resource, t, cached, st.key.mtimeMs, false);
+    }
+    const read = readRegularFile(abs, this.maxFileBytes);
+    if (!read.ok) return this.problem(resource, t, read.reason, read.message, st.key.mtimeMs);
+    this.counters.filesRead++;
+    this.counters.bytesRead += Buffer.byteLength(read.text);
+    const result = (PARSERS[resource] as (text: string) => Parsed<unknown>)(read.text);
+    const entry: CacheEntry = {
+      key: read.key,
+      result,
+      lastGood: result.ok ? result.value : cached?.lastGood,
+    };
+    this.cache.set(t.rel, entry);
+    return this.outcome(resource, t, entry, read.key.mtimeMs, true);
+  }
+
+  private outcome<R extends keyof ResourceValues>(
+    resource: R,
+    t: LoadTarget,
+    entry: CacheEntry,
+    mtimeMs: number,
+    fresh: boolean,
+  ): Loaded<ResourceValues[R]> {
+    if (entry.result.ok) {
+      return { value: entry.result.value as ResourceValues[R], problem: null, mtimeMs, transient: false };
+    }
+    const { reason, message } = entry.result.error;
+    const stale = entry.lastGood !== undefined;
+    return {
+      value: stale ? (entry.lastGood as ResourceValues[R]) : null,
+      problem: makeProblem(resource, t, reason, message, stale),
+      mtimeMs,
+      transient: fresh && TRANSIENT.has(reason),
+    };
+  }
+
+  private problem<T>(
+    resource: Resource,
+    t: LoadTarget,
+    reason: ProblemReason,
+    message: string,
+    mtimeMs: number,
+  ): Loaded<T> {
+    return {
+      value: null,
+      problem: makeProblem(resource, t, reason, message, false),
+      mtimeMs,
+      transient: false,
+    };
+  }
+}
+
+export function makeProblem(
+  file: FileProblem["file"],
+  t: LoadTarget,
+  reason: ProblemReason,
+  message: string,
+  stale: boolean,
+): FileProblem {
+  return { file, path: t.rel, podId: t.podId, containerId: t.containerId, reason, message, stale };
+}

@@ -1,0 +1,287 @@
+/** Reads one pod (both trees) into a PodRecord. The only pod-level I/O of the scanner. */
+import type { Dirent } from "node:fs";
+import { posix } from "node:path";
+import { effectiveState, networkEndpoints, podMemoryBytes, podVCPUs } from "../format/derive.js";
+import { unknownIdentity, type Identity } from "../format/identity.js";
+import { TREE_DIRS, validateId, type Tree } from "../format/layout.js";
+import type { ContainerConfigInfo, PodConfigInfo } from "../format/model.js";
+import { listDir, statEntry } from "./fsread.js";
+import { makeProblem, type FileLoader, type Loaded, type LoadTarget } from "./loader.js";
+import type { ResourceValues } from "./parsers.js";
+import type { ContainerRecord, FileProblem, PodRecord, Presence } from "./snapshot.js";
+
+export interface PodScan {
+  /** null when neither tree has the pod any more. */
+  readonly record: PodRecord | null;
+  /** Some file was empty or cut short: read the pod once more after a short delay. */
+  readonly transient: boolean;
+}
+
+interface DirView {
+  readonly rel: string;
+  readonly present: boolean;
+  readonly files: ReadonlySet<string>;
+  readonly subdirs: readonly string[];
+  readonly mtimeMs: number;
+}
+
+class PodReader {
+  readonly problems: FileProblem[] = [];
+  transient = false;
+  newestMtimeMs = 0;
+
+  constructor(
+    private readonly loader: FileLoader,
+    private readonly hostRoot: string,
+    readonly podId: string,
+    private readonly force: boolean,
+  ) {}
+
+  dir(rel: string, containerId: string | null): DirView {
+    const absent: DirView = { rel, present: false, files: new Set(), subdirs: [], mtimeMs: 0 };
+    const abs = posix.join(this.hostRoot, rel);
+    const subject = containerId === null ? "pod_dir" : "container_dir";
+    const st = statEntry(abs);
+    if (!st.ok) {
+      if (st.reason !== "missing") this.problem(subject, rel, containerId, st.reason, st.message);
+      return absent;
+    }
+    if (st.kind !== "dir") {
+      const reason = st.kind === "symlink" ? "symlink" : "not_directory";
+      this.problem(subject, rel, containerId, reason, `is not a directory (${st.kind})`);
+      return absent;
+    }
+    const list = listDir(abs);
+    if (!list.ok) {
+      if (list.reason !== "missing") this.problem(subject, rel, containerId, list.reason, list.message);
+      return absent;
+    }
+    this.seenMtime(st.key.mtimeMs);
+    return {
+      rel,
+      present: true,
+      mtimeMs: st.key.mtimeMs,
+      ...this.split(list.entries, rel, containerId === null),
+    };
+  }
+
+  private split(entries: readonly Dirent[], rel: string, podLevel: boolean) {
+    const files = new Set<string>();
+    const subdirs: string[] = [];
+    for (const e of entries) {
+      if (e.isFile()) files.add(e.name);
+      else if (podLevel && e.isDirectory()) {
+        const id = validateId(e.name);
+        if (id.ok) subdirs.push(e.name);
+        else
+          this.problem(
+            "container_dir",
+            `${rel}/${JSON.stringify(e.name).slice(1, -1)}`,
+            null,
+            "invalid_id",
+            id.error.message,
+          );
+      } else if (podLevel && e.isSymbolicLink()) {
+        this.problem(
+          "container_dir",
+          posix.join(rel, e.name),
+          e.name,
+          "symlink",
+          "container directory is a symlink",
+        );
+      } else if (e.isSymbolicLink() && KNOWN_FILES.has(e.name)) {
+        files.add(e.name); // let the loader report it as a symlink
+      }
+      // Sockets (proxy.sock, console.sock, mon-*, ctl-*, kata.sock...) and anything else are skipped.
+    }
+    return { files, subdirs };
+  }
+
+  load<R extends keyof ResourceValues>(
+    resource: R,
+    dir: DirView,
+    file: string,
+    containerId: string | null,
+    required: boolean,
+  ): ResourceValues[R] | null {
+    if (!dir.present) return null;
+    const target: LoadTarget = { rel: `${dir.rel}/${file}`, podId: this.podId, containerId };
+    if (!dir.files.has(file)) {
+      if (required) this.problems.push(makeProblem(resource, target, "missing", "file is missing", false));
+      return null;
+    }
+    const got: Loaded<ResourceValues[R]> = this.loader.load(resource, target, this.force);
+    this.seenMtime(got.mtimeMs);
+    if (got.transient) this.transient = true;
+    // A file that vanished between readdir and open is an expected race, not a problem.
+    if (got.problem !== null && (got.problem.reason !== "missing" || required))
+      this.problems.push(got.problem);
+    return got.value;
+  }
+
+  lockPresent(run: DirView): boolean {
+    if (!run.present) return false;
+    const rel = `${run.rel}/lock`;
+    const st = statEntry(posix.join(this.hostRoot, rel));
+    if (!st.ok) return false;
+    if (st.kind !== "file") {
+      this.problem(
+        "lock",
+        rel,
+        null,
+        st.kind === "symlink" ? "symlink" : "not_regular_file",
+        "lock is not a regular file",
+      );
+      return false;
+    }
+    this.lockMtimeMs = st.key.mtimeMs;
+    return true;
+  }
+
+  lockMtimeMs: number | null = null;
+
+  problem(
+    file: FileProblem["file"],
+    rel: string,
+    containerId: string | null,
+    reason: FileProblem["reason"],
+    message: string,
+  ) {
+    this.problems.push(makeProblem(file, { rel, podId: this.podId, containerId }, reason, message, false));
+  }
+
+  private seenMtime(ms: number): void {
+    if (ms > this.newestMtimeMs) this.newestMtimeMs = ms;
+  }
+}
+
+const KNOWN_FILES: ReadonlySet<string> = new Set([
+  "config.json",
+  "state.json",
+  "network.json",
+  "hypervisor.json",
+  "agent.json",
+  "lock",
+  "process.json",
+  "mounts.json",
+  "devices.json",
+]);
+
+function treeRel(tree: Tree, podId: string): string {
+  return `${TREE_DIRS[tree]}/${podId}`;
+}
+
+export function scanPod(loader: FileLoader, hostRoot: string, podId: string, force: boolean): PodScan {
+  const r = new PodReader(loader, hostRoot, podId, force);
+  const run = r.dir(treeRel("run", podId), null);
+  const cfg = r.dir(treeRel("config", podId), null);
+  if (!run.present && !cfg.present) return { record: null, transient: false };
+
+  const config = r.load("pod_config", cfg, "config.json", null, true);
+  const stateFile = r.load("pod_state", run, "state.json", null, true);
+  const network = r.load("network", run, "network.json", null, false);
+  const hypervisor = r.load("hypervisor", run, "hypervisor.json", null, false);
+  const agent = r.load("agent", run, "agent.json", null, false);
+  const lockPresent = r.lockPresent(run);
+
+  const ids = [...new Set([...run.subdirs, ...cfg.subdirs])];
+  const containers = ids.map((cid) => scanContainer(r, run, cfg, config, cid)).sort(bySandboxThenId);
+  const identity = podIdentity(config, containers);
+  const sandbox = containers.find((c) => c.type === "sandbox");
+  const presence: Presence = run.present && cfg.present ? "both" : run.present ? "run_only" : "config_only";
+  const record: PodRecord = {
+    id: podId,
+    presence,
+    state: effectiveState(stateFile),
+    identity,
+    vcpus: podVCPUs(config, hypervisor),
+    memoryBytes: podMemoryBytes(config),
+    networkEndpoints: networkEndpoints(network),
+    startTimeSeconds:
+      sandbox?.startTimeSeconds ??
+      (r.lockMtimeMs !== null ? r.lockMtimeMs / 1000 : null) ??
+      identity.createdSeconds,
+    lockPresent,
+    newestMtimeMs: r.newestMtimeMs,
+    config,
+    stateFile,
+    network,
+    hypervisor,
+    agent,
+    containers,
+    problems: r.problems,
+  };
+  return { record, transient: r.transient };
+}
+
+function scanContainer(
+  r: PodReader,
+  podRun: { rel: string; present: boolean; subdirs: readonly string[] },
+  podCfg: { rel: string; present: boolean; subdirs: readonly string[] },
+  podConfig: PodConfigInfo | null,
+  cid: string,
+): ContainerRecord {
+  const inRun = podRun.subdirs.includes(cid);
+  const inCfg = podCfg.subdirs.includes(cid);
+  const run = inRun ? r.dir(`${podRun.rel}/${cid}`, cid) : null;
+  // The pod config embeds every container's config: read the container's own file only
+  // when the pod config does not describe it (a container still being created).
+  let config: ContainerConfigInfo | null = podConfig?.containers.find((c) => c.id === cid) ?? null;
+  if (config === null && inCfg) {
+    const cfg = r.dir(`${podCfg.rel}/${cid}`, cid);
+    config = r.load("container_config", cfg, "config.json", cid, true);
+  }
+  const stateFile = run === null ? null : r.load("container_state", run, "state.json", cid, true);
+  const process = run === null ? null : r.load("process", run, "process.json", cid, false);
+  const mountList = run === null ? null : r.load("mounts", run, "mounts.json", cid, false);
+  const devices = run === null ? null : r.load("devices", run, "devices.json", cid, false);
+  for (const e of devices?.entryErrors ?? []) {
+    r.problem(
+      "devices",
+      `${podRun.rel}/${cid}/devices.json`,
+      cid,
+      e.reason,
+      `entry ${e.index}: ${e.message}`,
+    );
+  }
+  const identity = config?.identity ?? unknownIdentity("no container config");
+  const sandbox = cid === r.podId || config?.vcType === "pod_sandbox" || identity.kind === "sandbox";
+  return {
+    id: cid,
+    type: sandbox ? "sandbox" : "container",
+    state: effectiveState(stateFile),
+    startTimeSeconds: process?.startTimeSeconds ?? null,
+    mounts: mountList?.length ?? config?.mounts ?? 0,
+    identity,
+    config,
+    stateFile,
+    process,
+    mountList,
+    devices: devices?.devices ?? [],
+    inRunTree: inRun,
+    inConfigTree: inCfg,
+  };
+}
+
+function bySandboxThenId(a: ContainerRecord, b: ContainerRecord): number {
+  if (a.type !== b.type) return a.type === "sandbox" ? -1 : 1;
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
+
+/** The pod's identity: its own annotations, else the sandbox's, else any container's. */
+function podIdentity(config: PodConfigInfo | null, containers: readonly ContainerRecord[]): Identity {
+  const candidates: Identity[] = [
+    ...(config !== null ? [config.identity] : []),
+    ...containers.filter((c) => c.type === "sandbox").map((c) => c.identity),
+    ...containers.map((c) => c.identity),
+  ];
+  const known = candidates.find((i) => i.status === "known" && i.namespace !== null && i.podName !== null);
+  if (known !== undefined) return known;
+  const anyKnown = candidates.find((i) => i.status === "known");
+  if (anyKnown !== undefined) return anyKnown;
+  if (candidates.length > 0 && candidates.every((i) => i.status === "none"))
+    return candidates[0] ?? unknownIdentity("");
+  return unknownIdentity(
+    candidates.find((i) => i.problem !== null)?.problem ?? "no readable container config",
+  );
+}
