@@ -9,6 +9,7 @@ import { HostRootError } from "./scan/scanner.js";
 const USAGE = `Usage: virtcontainers-exporter <command> [flags]
 
 Commands:
+  serve    serve Prometheus metrics (the default when no command is given)
   scan     print one snapshot of the virtcontainers state trees (table or JSON)
 
 Run 'virtcontainers-exporter <command> --help' for its flags. --version prints the version.`;
@@ -24,13 +25,24 @@ async function loadCommand(name: string): Promise<{ run: Command; usage: string 
       ]);
       return { run: runScan, usage: SCAN_USAGE };
     }
+    case "serve": {
+      const [{ runServe }, { SERVE_USAGE }] = await Promise.all([
+        import("./commands/serve.js"),
+        import("./config/serve-config.js"),
+      ]);
+      return { run: runServe, usage: SERVE_USAGE };
+    }
     default:
       return null;
   }
 }
 
 async function main(argv: readonly string[]): Promise<number> {
-  const [first, ...rest] = argv;
+  // No command, or flags first: serve.
+  const [first, ...rest] =
+    argv[0] === undefined || (argv[0].startsWith("--") && !["--help", "--version"].includes(argv[0]))
+      ? ["serve", ...argv]
+      : argv;
   if (first === "--version" || first === "version") {
     const { VERSION } = await import("./version.js");
     process.stdout.write(`virtcontainers-exporter ${VERSION}\n`);
@@ -38,7 +50,7 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   if (first === undefined || first === "--help" || first === "-h" || first === "help") {
     process.stdout.write(USAGE + "\n");
-    return first === undefined ? 2 : 0;
+    return 0;
   }
   const command = await loadCommand(first);
   if (command === null) {

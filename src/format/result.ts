@@ -78,17 +78,36 @@ export function parseJsonText(text: string): Parsed<unknown> {
   }
 }
 
+// Only V8's own wording counts: "Unexpected token" messages quote a snippet of the input, so
+// an unanchored match would let file content (e.g. the text "position 99") decide the reason.
+const END_OF_INPUT = /^(Unexpected end of JSON input|Unterminated string)/;
+// "... in JSON at position N" / "... after JSON at position N" (Node 20), plus
+// " (line L column C)" on Node 22+.
+const AT_POSITION = / JSON at position (\d+)(?: \(line \d+ column \d+\))?$/;
+
+function errorPosition(message: string): number | null {
+  const pos = AT_POSITION.exec(message)?.[1];
+  return pos === undefined ? null : Number(pos);
+}
+
 function looksTruncated(text: string, message: string): boolean {
-  if (/end of JSON input|Unterminated string/i.test(message)) return true;
-  // V8 reports "... at position N": an error at the very end means the text stops early.
-  const pos = /position (\d+)/.exec(message);
-  return pos?.[1] !== undefined && Number(pos[1]) >= text.trimEnd().length;
+  if (END_OF_INPUT.test(message)) return true;
+  // An error at the very end (ignoring JSON whitespace) means the text stops early.
+  const pos = errorPosition(message);
+  return pos !== null && pos >= lengthWithoutTrailingJsonSpace(text);
+}
+
+/** A loop, not a `/\s+$/` regex: that backtracks quadratically on long inner runs of spaces. */
+function lengthWithoutTrailingJsonSpace(text: string): number {
+  let end = text.length;
+  while (end > 0 && " \t\n\r".includes(text.charAt(end - 1))) end--;
+  return end;
 }
 
 /** V8 quotes a snippet of the input in its message; keep only the position, never content. */
 function sanitizeJsonError(message: string): string {
-  const pos = /position (\d+)/.exec(message);
-  return pos?.[1] !== undefined ? `invalid JSON at position ${pos[1]}` : "invalid JSON";
+  const pos = errorPosition(message);
+  return pos !== null ? `invalid JSON at position ${pos}` : "invalid JSON";
 }
 
 /** Parse text, then run a decoder that may throw SchemaError; other errors propagate (bugs). */

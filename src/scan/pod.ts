@@ -47,8 +47,11 @@ class PodReader {
       return absent;
     }
     if (st.kind !== "dir") {
-      const reason = st.kind === "symlink" ? "symlink" : "not_directory";
-      this.problem(subject, rel, containerId, reason, `is not a directory (${st.kind})`);
+      // A pod directory that is not one is already reported by the tree listing.
+      if (containerId !== null) {
+        const reason = st.kind === "symlink" ? "symlink" : "not_directory";
+        this.problem(subject, rel, containerId, reason, `is not a directory (${st.kind})`);
+      }
       return absent;
     }
     const list = listDir(abs);
@@ -70,10 +73,13 @@ class PodReader {
     const subdirs: string[] = [];
     for (const e of entries) {
       if (e.isFile()) files.add(e.name);
-      else if (podLevel && e.isDirectory()) {
+      else if (KNOWN_FILES.has(e.name) && !(podLevel && e.isDirectory())) {
+        // A symlink, FIFO, socket or directory with a state file's name: the loader
+        // reports it (symlink / not_regular_file) without following or opening it.
+        files.add(e.name);
+      } else if (podLevel && (e.isDirectory() || e.isSymbolicLink())) {
         const id = validateId(e.name);
-        if (id.ok) subdirs.push(e.name);
-        else
+        if (!id.ok)
           this.problem(
             "container_dir",
             `${rel}/${JSON.stringify(e.name).slice(1, -1)}`,
@@ -81,16 +87,15 @@ class PodReader {
             "invalid_id",
             id.error.message,
           );
-      } else if (podLevel && e.isSymbolicLink()) {
-        this.problem(
-          "container_dir",
-          posix.join(rel, e.name),
-          e.name,
-          "symlink",
-          "container directory is a symlink",
-        );
-      } else if (e.isSymbolicLink() && KNOWN_FILES.has(e.name)) {
-        files.add(e.name); // let the loader report it as a symlink
+        else if (e.isDirectory()) subdirs.push(e.name);
+        else
+          this.problem(
+            "container_dir",
+            posix.join(rel, e.name),
+            e.name,
+            "symlink",
+            "container directory is a symlink",
+          );
       }
       // Sockets (proxy.sock, console.sock, mon-*, ctl-*, kata.sock...) and anything else are skipped.
     }

@@ -1,0 +1,64 @@
+/** `virtcontainers-exporter serve` (the default): wiring only. */
+import type { AddressInfo } from "node:net";
+import { createServer, type Server } from "node:http";
+import { loadServeConfig } from "../config/serve-config.js";
+import { createApp } from "../http/app.js";
+import { createLogger } from "../log.js";
+import { ExporterService } from "../service.js";
+
+export async function runServe(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const config = loadServeConfig(argv, env);
+  const log = createLogger(config.logLevel);
+  log.info({ config }, "starting");
+  const service = new ExporterService({ ...config, log });
+  const app = createApp(
+    {
+      get ready() {
+        return service.ready;
+      },
+      get snapshot() {
+        return service.snapshot;
+      },
+      render: (gzip) => service.cache.render(gzip),
+      countScrape: () => {
+        service.self.scrapes.inc();
+      },
+    },
+    config.nodeName,
+  );
+  const server = createServer(app);
+  server.keepAliveTimeout = 65_000;
+  await listen(server, config.listen.host, config.listen.port);
+  const addr = server.address() as AddressInfo;
+  log.info({ address: addr.address, port: addr.port }, "listening");
+
+  const stopped = new Promise<number>((resolve) => {
+    const stop = (signal: string) => {
+      log.info({ signal }, "stopping");
+      server.close();
+      server.closeAllConnections();
+      void service.stop().then(() => {
+        resolve(0);
+      });
+    };
+    process.once("SIGTERM", () => {
+      stop("SIGTERM");
+    });
+    process.once("SIGINT", () => {
+      stop("SIGINT");
+    });
+  });
+  await service.start();
+  log.info({ pods: service.snapshot?.pods.length ?? 0 }, "first scan done; ready");
+  return stopped;
+}
+
+function listen(server: Server, host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen({ host: host === "" ? undefined : host, port }, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+}

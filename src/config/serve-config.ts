@@ -1,0 +1,147 @@
+/**
+ * Flags of `serve` (the default command). Each flag has an environment variable; a flag
+ * given on the command line wins. Validated once into a frozen object; this module and
+ * scan-config.ts are the only readers of process.env.
+ */
+import { hostname } from "node:os";
+import { resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { COLLECTOR_NAMES } from "../metrics/collectors/index.js";
+import { DEFAULT_MAX_FILE_BYTES } from "../scan/scanner.js";
+import { ConfigError, parseBytes, parseDuration, parseEnum, parseListen, parsePath } from "./values.js";
+
+export const DEFAULT_PORT = 10482;
+export const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
+
+export interface ServeConfig {
+  readonly hostRoot: string;
+  readonly listen: { readonly host: string; readonly port: number };
+  readonly nodeName: string;
+  readonly resyncIntervalMs: number;
+  readonly pollIntervalMs: number;
+  readonly watch: "inotify" | "polling";
+  readonly kubernetes: "auto" | "off";
+  readonly logLevel: (typeof LOG_LEVELS)[number];
+  readonly maxFileBytes: number;
+  readonly collectors: readonly string[];
+}
+
+interface FlagSpec {
+  readonly flag: string;
+  readonly env: string;
+  readonly def: string;
+  readonly help: string;
+}
+
+export const SERVE_FLAGS: readonly FlagSpec[] = [
+  {
+    flag: "host-root",
+    env: "VCE_HOST_ROOT",
+    def: "/",
+    help: "host filesystem root holding run/ and var/lib/",
+  },
+  { flag: "listen", env: "VCE_LISTEN", def: `:${DEFAULT_PORT}`, help: "HOST:PORT to serve /metrics on" },
+  { flag: "node-name", env: "NODE_NAME", def: "(hostname)", help: "this node's Kubernetes name" },
+  {
+    flag: "resync-interval",
+    env: "VCE_RESYNC_INTERVAL",
+    def: "2m",
+    help: "full rescan (safety net behind file events)",
+  },
+  {
+    flag: "poll-interval",
+    env: "VCE_POLL_INTERVAL",
+    def: "5s",
+    help: "rescan period when file watching is off or failed",
+  },
+  {
+    flag: "watch",
+    env: "VCE_WATCH",
+    def: "inotify",
+    help: "inotify (file events) or polling (periodic rescans only)",
+  },
+  { flag: "kubernetes", env: "VCE_KUBERNETES", def: "off", help: "auto or off: the Kubernetes pod view" },
+  { flag: "log-level", env: "VCE_LOG_LEVEL", def: "info", help: "debug, info, warn or error" },
+  { flag: "max-file-size", env: "VCE_MAX_FILE_SIZE", def: "16Mi", help: "refuse larger state files unread" },
+];
+
+export const SERVE_USAGE = [
+  "Usage: virtcontainers-exporter [serve] [flags]",
+  "",
+  "Serves Prometheus metrics for the virtcontainers pods, containers and devices of this node.",
+  ...SERVE_FLAGS.map((f) => `  --${f.flag.padEnd(18)} ${f.help} (env ${f.env}, default ${f.def})`),
+  ...COLLECTOR_NAMES.map(
+    (c) =>
+      `  --[no-]collector.${c.padEnd(8)} ${c} families on or off (env VCE_COLLECTOR_${c.toUpperCase()}=true|false, default on)`,
+  ),
+].join("\n");
+
+/** `--no-collector.x` becomes `--collector.x=false` (parseArgs on Node 20 has no negation). */
+function normaliseArgv(argv: readonly string[]): string[] {
+  return argv.map((a) => (a.startsWith("--no-collector.") ? `--collector.${a.slice(15)}=false` : a));
+}
+
+function parseBool(flag: string, text: string): boolean {
+  if (text === "true" || text === "1") return true;
+  if (text === "false" || text === "0") return false;
+  throw new ConfigError(`${flag}: "${text}" is not true or false`);
+}
+
+export function loadServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv): ServeConfig {
+  const options: Record<string, { type: "string" }> = {};
+  for (const f of SERVE_FLAGS) options[f.flag] = { type: "string" };
+  for (const c of COLLECTOR_NAMES) options[`collector.${c}`] = { type: "string" };
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({ args: normaliseArgv(argv).map(bareCollectorFlag), options, strict: true }));
+  } catch (err: unknown) {
+    throw new ConfigError(err instanceof Error ? err.message : String(err));
+  }
+  const get = (flag: string, envName: string, def: string): string => {
+    const v = values[flag];
+    return typeof v === "string" ? v : (env[envName] ?? def);
+  };
+  const spec = (flag: string): FlagSpec => {
+    const f = SERVE_FLAGS.find((s) => s.flag === flag);
+    if (f === undefined) throw new Error(`no flag ${flag}`);
+    return f;
+  };
+  const val = (flag: string) => get(flag, spec(flag).env, spec(flag).def);
+  const collectors = COLLECTOR_NAMES.filter((c) =>
+    parseBool(`--collector.${c}`, get(`collector.${c}`, `VCE_COLLECTOR_${c.toUpperCase()}`, "true")),
+  );
+  const resyncIntervalMs = parseDuration("--resync-interval", val("resync-interval"));
+  const pollIntervalMs = parseDuration("--poll-interval", val("poll-interval"));
+  if (resyncIntervalMs < 1000) throw new ConfigError("--resync-interval: must be at least 1s");
+  if (pollIntervalMs < 100) throw new ConfigError("--poll-interval: must be at least 100ms");
+  const nodeName = get("node-name", "NODE_NAME", "") || hostname();
+  if (!/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(nodeName)) {
+    throw new ConfigError(`--node-name: "${nodeName}" is not a valid Kubernetes node name`);
+  }
+  const kubernetes = parseEnum("--kubernetes", val("kubernetes"), ["auto", "off"] as const);
+  if (kubernetes === "auto") {
+    throw new ConfigError(
+      "--kubernetes: auto (the Kubernetes pod view) is not available in this version; use off",
+    );
+  }
+  return Object.freeze({
+    hostRoot: resolve(parsePath("--host-root", val("host-root"))),
+    listen: Object.freeze(parseListen("--listen", val("listen"))),
+    nodeName,
+    resyncIntervalMs,
+    pollIntervalMs,
+    watch: parseEnum("--watch", val("watch"), ["inotify", "polling"] as const),
+    kubernetes,
+    logLevel: parseEnum("--log-level", val("log-level"), LOG_LEVELS),
+    maxFileBytes: parseBytes(
+      "--max-file-size",
+      val("max-file-size").replace(/^16Mi$/, String(DEFAULT_MAX_FILE_BYTES)),
+    ),
+    collectors: Object.freeze(collectors),
+  });
+}
+
+/** `--collector.x` alone means on. */
+function bareCollectorFlag(a: string): string {
+  return /^--collector\.[a-z]+$/.test(a) ? `${a}=true` : a;
+}

@@ -1,0 +1,70 @@
+/** The HTTP surface: /metrics, /healthz, /readyz and a landing page. No domain logic here. */
+import express, { type Express } from "express";
+import { VC_STATES } from "../format/model.js";
+import { CONTENT_TYPE } from "../metrics/cache.js";
+import { allProblems, type Snapshot } from "../scan/snapshot.js";
+import { VERSION } from "../version.js";
+
+export interface AppSource {
+  readonly ready: boolean;
+  readonly snapshot: Snapshot | null;
+  render(gzip: boolean): Promise<Buffer>;
+  countScrape(): void;
+}
+
+export function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+function landing(nodeName: string, s: Snapshot | null): string {
+  const rows =
+    s === null
+      ? "<p>First scan in progress.</p>"
+      : `<table><tr><th>state</th><th>pods</th></tr>${VC_STATES.map(
+          (st) => `<tr><td>${st}</td><td>${s.pods.filter((p) => p.state === st).length}</td></tr>`,
+        ).join("")}</table>
+<p>${s.pods.reduce((n, p) => n + p.containers.length, 0)} containers, ${s.pods.reduce(
+          (n, p) => n + p.containers.reduce((m, c) => m + c.devices.length, 0),
+          0,
+        )} devices, ${allProblems(s).length} file problems; last scan ${escapeHtml(new Date(s.takenAt * 1000).toISOString())}.</p>`;
+  return `<!doctype html>
+<html><head><meta charset="utf-8"><title>virtcontainers-exporter</title></head>
+<body><h1>virtcontainers-exporter ${escapeHtml(VERSION)}</h1>
+<p>Node <b>${escapeHtml(nodeName)}</b></p>
+${rows}
+<ul><li><a href="metrics">/metrics</a></li><li><a href="healthz">/healthz</a></li><li><a href="readyz">/readyz</a></li></ul>
+</body></html>
+`;
+}
+
+export function createApp(source: AppSource, nodeName: string): Express {
+  const app = express();
+  app.disable("x-powered-by");
+  app.disable("etag");
+
+  app.get("/metrics", (req, res, next) => {
+    const gzip = req.acceptsEncodings("gzip", "identity") === "gzip";
+    source.countScrape();
+    source.render(gzip).then((body) => {
+      res.setHeader("Content-Type", CONTENT_TYPE);
+      res.setHeader("Vary", "Accept-Encoding");
+      res.setHeader("Cache-Control", "no-store");
+      if (gzip) res.setHeader("Content-Encoding", "gzip");
+      res.end(body);
+    }, next);
+  });
+  app.get("/healthz", (_req, res) => {
+    res.type("text/plain").send("ok\n");
+  });
+  app.get("/readyz", (_req, res) => {
+    if (source.ready) res.type("text/plain").send("ok\n");
+    else res.status(503).type("text/plain").send("not ready: first scan in progress\n");
+  });
+  app.get("/", (_req, res) => {
+    res.type("html").send(landing(nodeName, source.snapshot));
+  });
+  app.use((_req, res) => {
+    res.status(404).type("text/plain").send("not found\n");
+  });
+  return app;
+}

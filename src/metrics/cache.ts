@@ -1,0 +1,98 @@
+/**
+ * Renders the snapshot's families once per snapshot change and keeps the bytes (and, on
+ * first demand, their compressed form) until the next change. A scrape appends the small,
+ * fresh self-metrics part. With gzip, the cached part is a raw deflate stream ended by a
+ * sync flush (not final); the scrape appends an independently compressed final deflate
+ * part, and the gzip trailer's CRC-32 is chained over both. The result is one ordinary
+ * gzip member, so every client (curl included) reads all of it.
+ * One collector failing leaves its families out and sets collector_success to 0.
+ */
+import { constants, crc32, deflateRaw as deflateRawCb, deflateRawSync } from "node:zlib";
+import { promisify } from "node:util";
+import type { Snapshot } from "../scan/snapshot.js";
+import { renderFamily, type Collector } from "./exposition.js";
+import type { SelfMetrics } from "./self.js";
+
+const deflateRaw = promisify(deflateRawCb);
+
+/** gzip header: magic, deflate, no flags, mtime 0, no extra flags, OS unix. */
+const GZIP_HEADER = Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3]);
+
+interface CompressedHead {
+  readonly deflated: Buffer;
+  readonly crc: number;
+  readonly length: number;
+}
+
+/** One gzip member from a cached, sync-flushed head and a fresh tail. */
+export function gzipJoin(head: CompressedHead, tail: Buffer): Buffer {
+  const trailer = Buffer.alloc(8);
+  trailer.writeUInt32LE(crc32(tail, head.crc) >>> 0, 0);
+  trailer.writeUInt32LE((head.length + tail.length) % 2 ** 32, 4);
+  return Buffer.concat([GZIP_HEADER, head.deflated, deflateRawSync(tail, { level: 1 }), trailer]);
+}
+
+async function compressHead(body: Buffer): Promise<CompressedHead> {
+  const deflated = await deflateRaw(body, { level: 6, finishFlush: constants.Z_SYNC_FLUSH });
+  return { deflated, crc: crc32(body), length: body.length };
+}
+
+export const CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
+
+export interface CollectorFailure {
+  readonly collector: string;
+  readonly error: unknown;
+}
+
+export class ExpositionCache {
+  private body: Buffer = Buffer.alloc(0);
+  private compressed: Promise<CompressedHead> | null = null;
+  private generation = 0;
+
+  constructor(
+    private readonly collectors: readonly Collector[],
+    private readonly self: SelfMetrics,
+    private readonly now: () => number = () => performance.now(),
+  ) {}
+
+  /** Render a new snapshot. Returns the collectors that failed (already reported in metrics). */
+  update(snapshot: Snapshot): CollectorFailure[] {
+    const parts: string[] = [];
+    const failures: CollectorFailure[] = [];
+    for (const c of this.collectors) {
+      const started = this.now();
+      try {
+        parts.push(c.families.map((f) => renderFamily(f, snapshot)).join(""));
+        this.self.collectorSuccess.set({ collector: c.name }, 1);
+      } catch (error: unknown) {
+        failures.push({ collector: c.name, error });
+        this.self.collectorSuccess.set({ collector: c.name }, 0);
+      }
+      this.self.collectorDuration.set({ collector: c.name }, (this.now() - started) / 1000);
+    }
+    this.body = Buffer.from(parts.join(""), "utf8");
+    this.self.expositionBytes.set(this.body.length);
+    this.compressed = null;
+    this.generation++;
+    return failures;
+  }
+
+  get version(): number {
+    return this.generation;
+  }
+
+  get snapshotBytes(): number {
+    return this.body.length;
+  }
+
+  async render(acceptGzip: boolean): Promise<Buffer> {
+    if (!acceptGzip) {
+      const body = this.body;
+      const selfText = await this.self.registry.metrics();
+      return Buffer.concat([body, Buffer.from(selfText, "utf8")]);
+    }
+    this.compressed ??= compressHead(this.body);
+    const [head, selfText] = await Promise.all([this.compressed, this.self.registry.metrics()]);
+    return gzipJoin(head, Buffer.from(selfText, "utf8"));
+  }
+}
