@@ -1,0 +1,85 @@
+import { gunzipSync } from "node:zlib";
+import { describe, expect, it } from "vitest";
+import { ExpositionCache, gzipJoin } from "../../../src/metrics/cache.js";
+import { SNAPSHOT_COLLECTORS } from "../../../src/metrics/collectors/index.js";
+import type { Collector } from "../../../src/metrics/exposition.js";
+import { SelfMetrics } from "../../../src/metrics/self.js";
+import { deflateRawSync, constants, crc32 } from "node:zlib";
+import { EXAMPLE_HOST, scanTree } from "./helpers.js";
+
+describe("gzipJoin", () => {
+  it("makes one gzip member that any gunzip reads whole", () => {
+    const body = Buffer.from("a".repeat(100_000) + "head\n");
+    const tail = Buffer.from("tail line\n".repeat(50));
+    const head = {
+      deflated: deflateRawSync(body, { finishFlush: constants.Z_SYNC_FLUSH }),
+      crc: crc32(body),
+      length: body.length,
+    };
+    const out = gzipJoin(head, tail);
+    expect(gunzipSync(out).toString()).toBe(body.toString() + tail.toString());
+  });
+
+  it("works with an empty cached part", () => {
+    const head = {
+      deflated: deflateRawSync(Buffer.alloc(0), { finishFlush: constants.Z_SYNC_FLUSH }),
+      crc: 0,
+      length: 0,
+    };
+    expect(gunzipSync(gzipJoin(head, Buffer.from("x 1\n"))).toString()).toBe("x 1\n");
+  });
+});
+
+describe("ExpositionCache", () => {
+  it("serves the same text plain and gzipped, snapshot part then self metrics", async () => {
+    const self = new SelfMetrics("n1");
+    const cache = new ExpositionCache(SNAPSHOT_COLLECTORS, self);
+    cache.update(await scanTree(EXAMPLE_HOST));
+    const plain = (await cache.render(false)).toString();
+    const gz = gunzipSync(await cache.render(true)).toString();
+    const strip = (t: string) =>
+      t.split("\n").filter((l) => !/^(process_|nodejs_|# )/.test(l) && !l.includes("_seconds"));
+    expect(strip(gz)).toEqual(strip(plain));
+    expect(plain.indexOf("virtcontainers_pod_info")).toBeLessThan(
+      plain.indexOf("virtcontainers_exporter_build_info"),
+    );
+    expect(gz).toContain('virtcontainers_exporter_build_info{version="');
+    expect(gz).toMatch(/^process_cpu_user_seconds_total /m);
+  });
+
+  it("isolates a failing collector: its families go, the rest stays, success is 0", async () => {
+    const broken: Collector = {
+      name: "broken",
+      families: [
+        {
+          name: "virtcontainers_broken",
+          help: "always fails",
+          type: "gauge",
+          samples: () => {
+            throw new Error("boom");
+          },
+        },
+      ],
+    };
+    const self = new SelfMetrics("n1");
+    const cache = new ExpositionCache([broken, ...SNAPSHOT_COLLECTORS], self);
+    const failures = cache.update(await scanTree(EXAMPLE_HOST));
+    expect(failures.map((f) => f.collector)).toEqual(["broken"]);
+    const text = (await cache.render(false)).toString();
+    expect(text).not.toContain("virtcontainers_broken");
+    expect(text).toContain('virtcontainers_collector_success{collector="broken"} 0');
+    expect(text).toContain('virtcontainers_collector_success{collector="pods"} 1');
+    expect(text).toMatch(/^virtcontainers_pod_info\{/m);
+  });
+
+  it("drops a pod's series when the pod is gone (no stale series)", async () => {
+    const self = new SelfMetrics("n1");
+    const cache = new ExpositionCache(SNAPSHOT_COLLECTORS, self);
+    const s = await scanTree(EXAMPLE_HOST);
+    cache.update(s);
+    const gone = s.pods[0]?.id ?? "";
+    expect((await cache.render(false)).toString()).toContain(gone);
+    cache.update({ ...s, pods: s.pods.slice(1) });
+    expect((await cache.render(false)).toString()).not.toContain(gone);
+  });
+});
