@@ -41,7 +41,8 @@ function randomHex(rng, length) {
 
 function randomUuid(rng) {
   const h = randomHex(rng, 32);
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+  const variant = "89ab"[rng() % 4];
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-${variant}${h.slice(17, 20)}-${h.slice(20)}`;
 }
 
 function randomChars(rng, alphabet, length) {
