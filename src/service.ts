@@ -33,6 +33,7 @@ export class ExporterService {
   private problemKeys = new Set<string>();
   private current: Snapshot | null = null;
   private stopped = false;
+  private watchSynced = false;
 
   constructor(private readonly opts: ServiceOptions) {
     this.self = new SelfMetrics(opts.nodeName);
@@ -51,10 +52,18 @@ export class ExporterService {
     return this.current;
   }
 
+  /** Resolves once changes are followed: /readyz turns ready after the first scan, before that. */
   async start(): Promise<void> {
     await this.run("full", () => this.scanner.scan());
-    if (this.opts.watch === "inotify") this.startWatcher();
-    else this.startPolling("--watch polling");
+    if (this.opts.watch === "inotify") {
+      await this.startWatcher();
+      if (this.current !== null) this.watcher?.sync(this.current);
+      this.watchSynced = true;
+      // Changes made after the first scan but before the watches were in place raised no
+      // event: a stat-only rescan catches them (unchanged files are not re-read).
+      await this.run("full", () => this.scanner.scan());
+    } else this.startPolling("--watch polling");
+    if (this.stopped) return;
     this.every(this.opts.resyncIntervalMs, () => this.run("full", () => this.scanner.scan()));
   }
 
@@ -65,7 +74,7 @@ export class ExporterService {
     await this.watcher?.stop();
   }
 
-  private startWatcher(): void {
+  private startWatcher(): Promise<void> {
     const log = this.opts.log;
     this.watcher = new TreeWatcher({
       hostRoot: this.opts.hostRoot,
@@ -88,7 +97,7 @@ export class ExporterService {
         },
       },
     });
-    this.watcher.start();
+    return this.watcher.start();
   }
 
   private startPolling(reason: string): void {
@@ -124,6 +133,15 @@ export class ExporterService {
     }
     this.current = snapshot;
     this.opts.log.debug({ stats: snapshot.stats, pods: snapshot.pods.length }, "snapshot updated");
+    this.followWatches(snapshot);
+  }
+
+  /** Watch the directories of the new snapshot; pods watched for the first time are re-read once. */
+  private followWatches(snapshot: Snapshot): void {
+    if (this.watcher === null || !this.watchSynced) return;
+    const added = this.watcher.sync(snapshot);
+    this.self.watchedDirectories.set(this.watcher.watchCount);
+    if (added.size > 0) void this.run("incremental", () => this.scanner.scanPods(added));
   }
 
   /** A problem that persists across scans is counted (and logged) once. */

@@ -1,6 +1,11 @@
 /** `/var/lib/virtcontainers/pods/<podID>/<containerID>/config.json` (spec 4.2). */
 import { arrOrNull, asObj, int, objOrNull, str, stringMapOrNull, uint, type Obj } from "./decode.js";
-import { BUNDLE_PATH_KEY, CONTAINER_TYPE_KEY, identityFromVcAnnotations } from "./identity.js";
+import {
+  BUNDLE_PATH_KEY,
+  CONTAINER_TYPE_KEY,
+  identityFromVcAnnotations,
+  type IdentityMemo,
+} from "./identity.js";
 import type { ContainerConfigInfo } from "./model.js";
 import { decodeText, type Parsed } from "./result.js";
 
@@ -9,7 +14,11 @@ export function parseContainerConfig(text: string): Parsed<ContainerConfigInfo> 
 }
 
 /** Also used for each entry of the pod config's `Containers`. */
-export function decodeContainerConfig(value: unknown, path: string): ContainerConfigInfo {
+export function decodeContainerConfig(
+  value: unknown,
+  path: string,
+  memo?: IdentityMemo,
+): ContainerConfigInfo {
   const o = asObj(value, path);
   const annotations = stringMapOrNull(o, "Annotations", path);
   const vcType = annotations?.[CONTAINER_TYPE_KEY];
@@ -19,7 +28,7 @@ export function decodeContainerConfig(value: unknown, path: string): ContainerCo
     rootFs: str(o, "RootFs", path),
     vcType: vcType === "pod_sandbox" || vcType === "pod_container" ? vcType : null,
     bundlePath: annotations?.[BUNDLE_PATH_KEY] ?? null,
-    identity: identityFromVcAnnotations(annotations),
+    identity: identityFromVcAnnotations(annotations, memo),
     mounts: arrOrNull(o, "Mounts", path)?.length ?? 0,
     deviceInfos: arrOrNull(o, "DeviceInfos", path)?.length ?? 0,
     ...cpu,

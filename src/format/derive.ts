@@ -7,10 +7,14 @@ export function effectiveState(state: StateInfo | null): VcState {
   return state?.state ?? "unknown";
 }
 
-/** Boot vCPUs plus hot-plugged ones; null when the pod config is unreadable. */
+/**
+ * Boot vCPUs (`VMConfig.VCPUs` when set, else `DefaultVCPUs`) plus hot-plugged ones; null
+ * when the pod config is unreadable.
+ */
 export function podVCPUs(config: PodConfigInfo | null, hv: HypervisorInfo | null): number | null {
   if (config === null) return null;
-  return config.defaultVCPUs + (hv?.hotpluggedVCPUs ?? 0);
+  const boot = config.vmVCPUs > 0 ? config.vmVCPUs : config.defaultVCPUs;
+  return boot + (hv?.hotpluggedVCPUs ?? 0);
 }
 
 /** `VMConfig.Memory` when set, else `DefaultMemSz`; MiB to bytes. */

@@ -53,13 +53,24 @@ export function unknownIdentity(problem: string): Identity {
 
 type Annotations = Readonly<Record<string, string>>;
 
-/** Identity from a container (or pod) config's `Annotations` map. */
-export function identityFromVcAnnotations(annotations: Annotations | null): Identity {
+/** Identities already derived while decoding one file, keyed by the embedded spec text. */
+export type IdentityMemo = Map<string, Identity>;
+
+/**
+ * Identity from a container (or pod) config's `Annotations` map. A pod config holds the
+ * sandbox's spec twice (its own annotations and its first container's): `memo` parses it once.
+ */
+export function identityFromVcAnnotations(annotations: Annotations | null, memo?: IdentityMemo): Identity {
   const specText = annotations?.[OCI_CONFIG_KEY];
   if (specText === undefined) return unknownIdentity("no embedded OCI spec");
+  const known = memo?.get(specText);
+  if (known !== undefined) return known;
   const spec = parseEmbeddedSpecAnnotations(specText);
-  if (!spec.ok) return unknownIdentity(`embedded OCI spec: ${spec.error.message}`);
-  return identityFromOciAnnotations(spec.value);
+  const identity = spec.ok
+    ? identityFromOciAnnotations(spec.value)
+    : unknownIdentity(`embedded OCI spec: ${spec.error.message}`);
+  memo?.set(specText, identity);
+  return identity;
 }
 
 /** The `annotations` object of an embedded OCI spec, string values only. */

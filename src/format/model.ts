@@ -47,6 +47,8 @@ export interface PodConfigInfo {
   readonly defaultMemMiB: number;
   /** VMConfig.Memory in MiB, 0 = use DefaultMemSz. */
   readonly vmMemoryMiB: number;
+  /** VMConfig.VCPUs (files written before 2018-03-06), 0 = use DefaultVCPUs. */
+  readonly vmVCPUs: number;
   readonly netNSPath: string;
   readonly containers: readonly ContainerConfigInfo[];
   /** Identity from the pod's own annotations (the sandbox container's embedded spec). */

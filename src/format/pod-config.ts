@@ -1,7 +1,7 @@
 /** `/var/lib/virtcontainers/pods/<podID>/config.json` — PodConfig (spec 4.1). */
 import { decodeContainerConfig } from "./container-config.js";
 import { asObj, each, objOrNull, str, stringMapOrNull, uint, uintOrNull } from "./decode.js";
-import { identityFromVcAnnotations } from "./identity.js";
+import { identityFromVcAnnotations, type IdentityMemo } from "./identity.js";
 import type { PodConfigInfo } from "./model.js";
 import { decodeText, type Parsed } from "./result.js";
 
@@ -15,6 +15,7 @@ function decodePodConfig(value: unknown): PodConfigInfo {
   const vm = objOrNull(o, "VMConfig", "$") ?? {};
   const net = objOrNull(o, "NetworkConfig", "$") ?? {};
   const hp = "$.HypervisorConfig";
+  const memo: IdentityMemo = new Map();
   return {
     id: str(o, "ID", "$"),
     hostname: str(o, "Hostname", "$"),
@@ -28,8 +29,10 @@ function decodePodConfig(value: unknown): PodConfigInfo {
     defaultMaxVCPUs: uintOrNull(hv, "DefaultMaxVCPUs", hp),
     defaultMemMiB: uintOrNull(hv, "DefaultMemSz", hp) ?? uint(hv, "MemorySize", hp),
     vmMemoryMiB: uint(vm, "Memory", "$.VMConfig"),
+    // Until 2018-03-06 the OCI CPU limit was stored here and QEMU booted with it.
+    vmVCPUs: uint(vm, "VCPUs", "$.VMConfig"),
     netNSPath: str(net, "NetNSPath", "$.NetworkConfig"),
-    containers: each(o, "Containers", "$", decodeContainerConfig),
-    identity: identityFromVcAnnotations(stringMapOrNull(o, "Annotations", "$")),
+    containers: each(o, "Containers", "$", (v, p) => decodeContainerConfig(v, p, memo)),
+    identity: identityFromVcAnnotations(stringMapOrNull(o, "Annotations", "$"), memo),
   };
 }

@@ -8,7 +8,7 @@ import { VERSION } from "../version.js";
 export interface AppSource {
   readonly ready: boolean;
   readonly snapshot: Snapshot | null;
-  render(gzip: boolean): Promise<Buffer>;
+  render(gzip: boolean): Promise<readonly Buffer[]>;
   countScrape(): void;
 }
 
@@ -45,12 +45,17 @@ export function createApp(source: AppSource, nodeName: string): Express {
   app.get("/metrics", (req, res, next) => {
     const gzip = req.acceptsEncodings("gzip", "identity") === "gzip";
     source.countScrape();
-    source.render(gzip).then((body) => {
+    source.render(gzip).then((chunks) => {
       res.setHeader("Content-Type", CONTENT_TYPE);
       res.setHeader("Vary", "Accept-Encoding");
       res.setHeader("Cache-Control", "no-store");
+      res.setHeader(
+        "Content-Length",
+        chunks.reduce((n, c) => n + c.length, 0),
+      );
       if (gzip) res.setHeader("Content-Encoding", "gzip");
-      res.end(body);
+      for (const c of chunks) res.write(c);
+      res.end();
     }, next);
   });
   app.get("/healthz", (_req, res) => {

@@ -24,12 +24,12 @@ interface CompressedHead {
   readonly length: number;
 }
 
-/** One gzip member from a cached, sync-flushed head and a fresh tail. */
-export function gzipJoin(head: CompressedHead, tail: Buffer): Buffer {
+/** One gzip member from a cached, sync-flushed head and a fresh tail, as chunks (nothing copied). */
+export function gzipJoin(head: CompressedHead, tail: Buffer): Buffer[] {
   const trailer = Buffer.alloc(8);
   trailer.writeUInt32LE(crc32(tail, head.crc) >>> 0, 0);
   trailer.writeUInt32LE((head.length + tail.length) % 2 ** 32, 4);
-  return Buffer.concat([GZIP_HEADER, head.deflated, deflateRawSync(tail, { level: 1 }), trailer]);
+  return [GZIP_HEADER, head.deflated, deflateRawSync(tail, { level: 1 }), trailer];
 }
 
 async function compressHead(body: Buffer): Promise<CompressedHead> {
@@ -85,11 +85,12 @@ export class ExpositionCache {
     return this.body.length;
   }
 
-  async render(acceptGzip: boolean): Promise<Buffer> {
+  /** The exposition as chunks to write in order: the cached part is shared, never copied. */
+  async render(acceptGzip: boolean): Promise<Buffer[]> {
     if (!acceptGzip) {
       const body = this.body;
       const selfText = await this.self.registry.metrics();
-      return Buffer.concat([body, Buffer.from(selfText, "utf8")]);
+      return [body, Buffer.from(selfText, "utf8")];
     }
     this.compressed ??= compressHead(this.body);
     const [head, selfText] = await Promise.all([this.compressed, this.self.registry.metrics()]);

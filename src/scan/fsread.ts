@@ -34,7 +34,8 @@ export interface IoError {
 export type EntryKind = "file" | "dir" | "symlink" | "other";
 
 export type StatOutcome = { readonly ok: true; readonly kind: EntryKind; readonly key: StatKey } | IoError;
-export type ReadOutcome = { readonly ok: true; readonly text: string; readonly key: StatKey } | IoError;
+export type ReadOutcome =
+  { readonly ok: true; readonly text: string; readonly bytes: number; readonly key: StatKey } | IoError;
 export type ListOutcome = { readonly ok: true; readonly entries: readonly Dirent[] } | IoError;
 
 const OPEN_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
@@ -113,7 +114,7 @@ export function readRegularFile(abs: string, maxBytes: number): ReadOutcome {
         return readRegularFileGrown(fd, buf, n, maxBytes, keyOf(st));
       }
     }
-    return { ok: true, text: buf.toString("utf8", 0, n), key: keyOf(st) };
+    return { ok: true, text: buf.toString("utf8", 0, n), bytes: n, key: keyOf(st) };
   } catch (err: unknown) {
     return errnoReason(err);
   } finally {
@@ -138,7 +139,7 @@ function readRegularFileGrown(
     len += got;
     if (len > maxBytes) return tooLarge(maxBytes);
   }
-  return { ok: true, text: buf.toString("utf8", 0, len), key };
+  return { ok: true, text: buf.toString("utf8", 0, len), bytes: len, key };
 }
 
 function tooLarge(maxBytes: number): IoError {

@@ -69,13 +69,21 @@ export class FileLoader {
     Object.assign(this.counters, { filesRead: 0, bytesRead: 0, filesStatted: 0, filesReused: 0 });
   }
 
+  /**
+   * `regular`: the directory listing says this entry is a regular file. Then a file with no
+   * cache entry is opened directly (O_NOFOLLOW | O_NONBLOCK, checked with fstat): the lstat
+   * would tell nothing new. Anything else is lstat-ed first and never opened unless regular.
+   */
   load<R extends keyof ResourceValues>(
     resource: R,
     t: LoadTarget,
     force: boolean,
+    regular = false,
   ): Loaded<ResourceValues[R]> {
     this.seen.add(t.rel);
     const abs = posix.join(this.hostRoot, t.rel);
+    const cached = this.cache.get(t.rel);
+    if (regular && (force || cached === undefined)) return this.read(resource, t, abs, cached);
     const st = statEntry(abs);
     this.counters.filesStatted++;
     if (!st.ok) {
@@ -95,15 +103,26 @@ export class FileLoader {
     if (st.key.size > this.maxFileBytes) {
       return this.problem(resource, t, "too_large", `larger than ${this.maxFileBytes} bytes`, st.key.mtimeMs);
     }
-    const cached = this.cache.get(t.rel);
     if (!force && cached !== undefined && sameKey(cached.key, st.key)) {
       this.counters.filesReused++;
       return this.outcome(resource, t, cached, st.key.mtimeMs, false);
     }
+    return this.read(resource, t, abs, cached);
+  }
+
+  private read<R extends keyof ResourceValues>(
+    resource: R,
+    t: LoadTarget,
+    abs: string,
+    cached: CacheEntry | undefined,
+  ): Loaded<ResourceValues[R]> {
     const read = readRegularFile(abs, this.maxFileBytes);
-    if (!read.ok) return this.problem(resource, t, read.reason, read.message, st.key.mtimeMs);
+    if (!read.ok) {
+      if (read.reason === "missing") this.cache.delete(t.rel);
+      return this.problem(resource, t, read.reason, read.message, 0);
+    }
     this.counters.filesRead++;
-    this.counters.bytesRead += Buffer.byteLength(read.text);
+    this.counters.bytesRead += read.bytes;
     const result = (PARSERS[resource] as (text: string) => Parsed<unknown>)(read.text);
     const entry: CacheEntry = {
       key: read.key,
@@ -125,7 +144,9 @@ export class FileLoader {
       return { value: entry.result.value as ResourceValues[R], problem: null, mtimeMs, transient: false };
     }
     const { reason, message } = entry.result.error;
-    const stale = entry.lastGood !== undefined;
+    // Only a file caught mid-rewrite is served from its last good value; a file that is
+    // plainly broken shows as unknown rather than as a number that may be long out of date.
+    const stale = TRANSIENT.has(reason) && entry.lastGood !== undefined;
     return {
       value: stale ? (entry.lastGood as ResourceValues[R]) : null,
       problem: makeProblem(resource, t, reason, message, stale),

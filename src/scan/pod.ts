@@ -20,9 +20,11 @@ export interface PodScan {
 interface DirView {
   readonly rel: string;
   readonly present: boolean;
+  /** Known state-file names present, whatever their type. */
   readonly files: ReadonlySet<string>;
+  /** The subset the listing reports as regular files. */
+  readonly regular: ReadonlySet<string>;
   readonly subdirs: readonly string[];
-  readonly mtimeMs: number;
 }
 
 class PodReader {
@@ -37,43 +39,48 @@ class PodReader {
     private readonly force: boolean,
   ) {}
 
-  dir(rel: string, containerId: string | null): DirView {
-    const absent: DirView = { rel, present: false, files: new Set(), subdirs: [], mtimeMs: 0 };
+  /**
+   * List a pod or container directory. `listed`: the parent's listing already said this
+   * entry is a real directory (not a symlink), so it is not stat-ed again; `false`: the
+   * listing did not have it (absent, nothing to do); `null`: unknown, stat it first.
+   */
+  dir(rel: string, containerId: string | null, listed: boolean | null): DirView {
+    const absent: DirView = { rel, present: false, files: new Set(), regular: new Set(), subdirs: [] };
+    if (listed === false) return absent;
     const abs = posix.join(this.hostRoot, rel);
     const subject = containerId === null ? "pod_dir" : "container_dir";
-    const st = statEntry(abs);
-    if (!st.ok) {
-      if (st.reason !== "missing") this.problem(subject, rel, containerId, st.reason, st.message);
-      return absent;
-    }
-    if (st.kind !== "dir") {
-      // A pod directory that is not one is already reported by the tree listing.
-      if (containerId !== null) {
-        const reason = st.kind === "symlink" ? "symlink" : "not_directory";
-        this.problem(subject, rel, containerId, reason, `is not a directory (${st.kind})`);
+    if (listed === null) {
+      const st = statEntry(abs);
+      if (!st.ok) {
+        if (st.reason !== "missing") this.problem(subject, rel, containerId, st.reason, st.message);
+        return absent;
       }
-      return absent;
+      if (st.kind !== "dir") {
+        // A pod directory that is not one is already reported by the tree listing.
+        if (containerId !== null) {
+          const reason = st.kind === "symlink" ? "symlink" : "not_directory";
+          this.problem(subject, rel, containerId, reason, `is not a directory (${st.kind})`);
+        }
+        return absent;
+      }
     }
     const list = listDir(abs);
     if (!list.ok) {
       if (list.reason !== "missing") this.problem(subject, rel, containerId, list.reason, list.message);
       return absent;
     }
-    this.seenMtime(st.key.mtimeMs);
-    return {
-      rel,
-      present: true,
-      mtimeMs: st.key.mtimeMs,
-      ...this.split(list.entries, rel, containerId === null),
-    };
+    return { rel, present: true, ...this.split(list.entries, rel, containerId === null) };
   }
 
   private split(entries: readonly Dirent[], rel: string, podLevel: boolean) {
     const files = new Set<string>();
+    const regular = new Set<string>();
     const subdirs: string[] = [];
     for (const e of entries) {
-      if (e.isFile()) files.add(e.name);
-      else if (KNOWN_FILES.has(e.name) && !(podLevel && e.isDirectory())) {
+      if (e.isFile()) {
+        files.add(e.name);
+        regular.add(e.name);
+      } else if (KNOWN_FILES.has(e.name) && !(podLevel && e.isDirectory())) {
         // A symlink, FIFO, socket or directory with a state file's name: the loader
         // reports it (symlink / not_regular_file) without following or opening it.
         files.add(e.name);
@@ -99,7 +106,7 @@ class PodReader {
       }
       // Sockets (proxy.sock, console.sock, mon-*, ctl-*, kata.sock...) and anything else are skipped.
     }
-    return { files, subdirs };
+    return { files, regular, subdirs };
   }
 
   load<R extends keyof ResourceValues>(
@@ -115,7 +122,12 @@ class PodReader {
       if (required) this.problems.push(makeProblem(resource, target, "missing", "file is missing", false));
       return null;
     }
-    const got: Loaded<ResourceValues[R]> = this.loader.load(resource, target, this.force);
+    const got: Loaded<ResourceValues[R]> = this.loader.load(
+      resource,
+      target,
+      this.force,
+      dir.regular.has(file),
+    );
     this.seenMtime(got.mtimeMs);
     if (got.transient) this.transient = true;
     // A file that vanished between readdir and open is an expected race, not a problem.
@@ -125,25 +137,23 @@ class PodReader {
   }
 
   lockPresent(run: DirView): boolean {
-    if (!run.present) return false;
+    if (!run.files.has("lock")) return false;
+    if (run.regular.has("lock")) return true;
     const rel = `${run.rel}/lock`;
     const st = statEntry(posix.join(this.hostRoot, rel));
-    if (!st.ok) return false;
-    if (st.kind !== "file") {
-      this.problem(
-        "lock",
-        rel,
-        null,
-        st.kind === "symlink" ? "symlink" : "not_regular_file",
-        "lock is not a regular file",
-      );
-      return false;
+    if (st.ok && st.kind !== "file") {
+      const reason = st.kind === "symlink" ? "symlink" : "not_regular_file";
+      this.problem("lock", rel, null, reason, "lock is not a regular file");
     }
-    this.lockMtimeMs = st.key.mtimeMs;
-    return true;
+    return st.ok && st.kind === "file";
   }
 
-  lockMtimeMs: number | null = null;
+  /** The lock file is created once with the pod and never rewritten: a start time of last resort. */
+  lockMtimeSeconds(run: DirView): number | null {
+    if (!run.regular.has("lock")) return null;
+    const st = statEntry(posix.join(this.hostRoot, `${run.rel}/lock`));
+    return st.ok && st.kind === "file" ? st.key.mtimeMs / 1000 : null;
+  }
 
   problem(
     file: FileProblem["file"],
@@ -176,10 +186,25 @@ function treeRel(tree: Tree, podId: string): string {
   return `${TREE_DIRS[tree]}/${podId}`;
 }
 
-export function scanPod(loader: FileLoader, hostRoot: string, podId: string, force: boolean): PodScan {
+/**
+ * Whether each tree's listing had the pod as a directory; null when not known (incremental
+ * scans, or a tree root that could not be listed): then the pod directory is checked by name.
+ */
+export interface Listed {
+  readonly run: boolean | null;
+  readonly config: boolean | null;
+}
+
+export function scanPod(
+  loader: FileLoader,
+  hostRoot: string,
+  podId: string,
+  force: boolean,
+  listed: Listed | null = null,
+): PodScan {
   const r = new PodReader(loader, hostRoot, podId, force);
-  const run = r.dir(treeRel("run", podId), null);
-  const cfg = r.dir(treeRel("config", podId), null);
+  const run = r.dir(treeRel("run", podId), null, listed === null ? null : listed.run);
+  const cfg = r.dir(treeRel("config", podId), null, listed === null ? null : listed.config);
   if (!run.present && !cfg.present) return { record: null, transient: false };
 
   const config = r.load("pod_config", cfg, "config.json", null, true);
@@ -202,10 +227,7 @@ export function scanPod(loader: FileLoader, hostRoot: string, podId: string, for
     vcpus: podVCPUs(config, hypervisor),
     memoryBytes: podMemoryBytes(config),
     networkEndpoints: networkEndpoints(network),
-    startTimeSeconds:
-      sandbox?.startTimeSeconds ??
-      (r.lockMtimeMs !== null ? r.lockMtimeMs / 1000 : null) ??
-      identity.createdSeconds,
+    startTimeSeconds: sandbox?.startTimeSeconds ?? r.lockMtimeSeconds(run) ?? identity.createdSeconds,
     lockPresent,
     newestMtimeMs: r.newestMtimeMs,
     config,
@@ -228,12 +250,12 @@ function scanContainer(
 ): ContainerRecord {
   const inRun = podRun.subdirs.includes(cid);
   const inCfg = podCfg.subdirs.includes(cid);
-  const run = inRun ? r.dir(`${podRun.rel}/${cid}`, cid) : null;
+  const run = inRun ? r.dir(`${podRun.rel}/${cid}`, cid, true) : null;
   // The pod config embeds every container's config: read the container's own file only
   // when the pod config does not describe it (a container still being created).
   let config: ContainerConfigInfo | null = podConfig?.containers.find((c) => c.id === cid) ?? null;
   if (config === null && inCfg) {
-    const cfg = r.dir(`${podCfg.rel}/${cid}`, cid);
+    const cfg = r.dir(`${podCfg.rel}/${cid}`, cid, true);
     config = r.load("container_config", cfg, "config.json", cid, true);
   }
   const stateFile = run === null ? null : r.load("container_state", run, "state.json", cid, true);

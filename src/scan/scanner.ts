@@ -9,7 +9,7 @@ import { setImmediate as yieldLoop } from "node:timers/promises";
 import { TREE_DIRS, validateId, type Tree } from "../format/layout.js";
 import { listDir, statEntry } from "./fsread.js";
 import { FileLoader } from "./loader.js";
-import { scanPod } from "./pod.js";
+import { scanPod, type Listed } from "./pod.js";
 import type { FileProblem, PodRecord, ScanStats, Snapshot, TreeStatus } from "./snapshot.js";
 
 export const DEFAULT_MAX_FILE_BYTES = 16 * 1024 * 1024;
@@ -40,6 +40,8 @@ export function checkHostRoot(hostRoot: string): void {
 
 interface TreeListing {
   readonly status: TreeStatus;
+  /** The root was listed, or is plainly absent: its listing is the truth about its pods. */
+  readonly listable: boolean;
   readonly ids: readonly string[];
   readonly problems: readonly FileProblem[];
 }
@@ -92,7 +94,12 @@ export class Scanner {
     const run = this.listTree("run");
     const cfg = this.listTree("config");
     const ids = [...new Set([...run.ids, ...cfg.ids])].sort();
-    const { pods, retried } = await this.readPods(ids, false);
+    const inRun = new Set(run.ids);
+    const inCfg = new Set(cfg.ids);
+    const { pods, retried } = await this.readPods(ids, false, (id) => ({
+      run: run.listable ? inRun.has(id) : null,
+      config: cfg.listable ? inCfg.has(id) : null,
+    }));
     this.loader.endSweep();
     return this.finish("full", started, pods, [run, cfg], retried);
   }
@@ -101,7 +108,7 @@ export class Scanner {
     const started = this.now();
     this.loader.resetCounters();
     const valid = ids.filter((id) => validateId(id).ok);
-    const { pods: fresh, retried } = await this.readPods(valid, true);
+    const { pods: fresh, retried } = await this.readPods(valid, true, () => null);
     const byId = new Map(prev.pods.map((p) => [p.id, p]));
     const found = new Set(fresh.map((p) => p.id));
     for (const id of valid) {
@@ -119,12 +126,13 @@ export class Scanner {
   private async readPods(
     ids: readonly string[],
     force: boolean,
+    listed: (id: string) => Listed | null,
   ): Promise<{ pods: PodRecord[]; retried: number }> {
     const pods = new Map<string, PodRecord>();
     const retry: string[] = [];
     let lastYield = this.now();
     for (const id of ids) {
-      const { record, transient } = scanPod(this.loader, this.opts.hostRoot, id, force);
+      const { record, transient } = scanPod(this.loader, this.opts.hostRoot, id, force, listed(id));
       if (record !== null) pods.set(id, record);
       if (transient) retry.push(id);
       if (this.now() - lastYield > 10) {
@@ -136,7 +144,7 @@ export class Scanner {
       // The runtime truncates and rewrites in place: give a half-written file one more chance.
       await this.delay(this.retryDelayMs);
       for (const id of retry) {
-        const { record } = scanPod(this.loader, this.opts.hostRoot, id, true);
+        const { record } = scanPod(this.loader, this.opts.hostRoot, id, true, listed(id));
         if (record === null) pods.delete(id);
         else pods.set(id, record);
       }
@@ -156,9 +164,10 @@ export class Scanner {
     });
     const st = statEntry(abs);
     if (!st.ok) {
-      if (st.reason === "missing") return { status: status(false, null), ids: [], problems: [] };
+      if (st.reason === "missing")
+        return { status: status(false, null), listable: true, ids: [], problems: [] };
       const p = treeProblem(target, st.reason, st.message);
-      return { status: status(false, p), ids: [], problems: [p] };
+      return { status: status(false, p), listable: false, ids: [], problems: [p] };
     }
     if (st.kind !== "dir") {
       const p = treeProblem(
@@ -166,12 +175,13 @@ export class Scanner {
         st.kind === "symlink" ? "symlink" : "not_directory",
         `tree root is a ${st.kind}`,
       );
-      return { status: status(false, p), ids: [], problems: [p] };
+      // Never read through a symlinked or non-directory root: its pods are absent.
+      return { status: status(false, p), listable: true, ids: [], problems: [p] };
     }
     const list = listDir(abs);
     if (!list.ok) {
       const p = treeProblem(target, list.reason, list.message);
-      return { status: status(false, p), ids: [], problems: [p] };
+      return { status: status(false, p), listable: false, ids: [], problems: [p] };
     }
     const ids: string[] = [];
     const problems: FileProblem[] = [];
@@ -186,7 +196,7 @@ export class Scanner {
         problems.push(treeProblem(t, "not_directory", "not a pod directory", "pod_dir"));
       else ids.push(e.name);
     }
-    return { status: status(true, null), ids, problems };
+    return { status: status(true, null), listable: true, ids, problems };
   }
 
   private finish(

@@ -1,0 +1,54 @@
+import type { AddressInfo } from "node:net";
+import { createServer } from "node:http";
+import { describe, expect, it } from "vitest";
+import { createApp, escapeHtml, type AppSource } from "../../../src/http/app.js";
+
+describe("escapeHtml", () => {
+  it("escapes a script tag", () => {
+    expect(escapeHtml("<script>alert(1)</script>")).toBe("&#60;script&#62;alert(1)&#60;/script&#62;");
+  });
+
+  it("escapes all five HTML-special characters and nothing else", () => {
+    expect(escapeHtml(`a&b<c>d"e'f`)).toBe("a&#38;b&#60;c&#62;d&#34;e&#39;f");
+    expect(escapeHtml("node-a.example.com 10.0.0.1 ünï")).toBe("node-a.example.com 10.0.0.1 ünï");
+    expect(escapeHtml("")).toBe("");
+  });
+
+  it("leaves no raw special character behind", () => {
+    const hostile = `"><script>document.location='//x'</script><img src=x onerror='a&&b'>`;
+    expect(escapeHtml(hostile)).not.toMatch(/[<>"'&](?!#\d+;)/);
+    expect(escapeHtml(hostile)).not.toMatch(/[<>"']/);
+  });
+});
+
+describe("the landing page", () => {
+  it("escapes the node name", async () => {
+    const source: AppSource = {
+      ready: false,
+      snapshot: null,
+      render: () => Promise.resolve([]),
+      countScrape: () => undefined,
+    };
+    const server = createServer(createApp(source, "<script>alert(1)</script>"));
+    await new Promise<void>((resolve) => server.listen({ host: "127.0.0.1", port: 0 }, resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const res = await fetch(`http://127.0.0.1:${port}/`);
+      const body = await res.text();
+      expect(res.status).toBe(200);
+      expect(body).toContain("<p>Node <b>&#60;script&#62;alert(1)&#60;/script&#62;</b></p>");
+      expect(body).not.toContain("<script>");
+      expect(body).toContain("<p>First scan in progress.</p>");
+      const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
+      expect(ready.status).toBe(503);
+      expect(await ready.text()).toBe("not ready: first scan in progress\n");
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => {
+        server.close(() => {
+          resolve();
+        });
+      });
+    }
+  });
+});
