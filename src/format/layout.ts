@@ -89,3 +89,14 @@ export function resourcePath(resource: Resource, podId: string, containerId?: st
 export function underRoot(hostRoot: string, relative: string): string {
   return posix.join(hostRoot, relative);
 }
+
+/**
+ * A directory entry name as it may be shown (in a problem path, a log line, the table): every
+ * character outside printable ASCII becomes a \uXXXX escape, so a name can never carry a
+ * control character (C0, DEL or C1), a line break or a terminal escape into any output.
+ */
+export function printableName(name: string): string {
+  return name.replace(/[^\x20-\x7e]|\\/g, (c) =>
+    c === "\\" ? "\\\\" : `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
+}

@@ -3,7 +3,7 @@ import type { Dirent } from "node:fs";
 import { posix } from "node:path";
 import { effectiveState, networkEndpoints, podMemoryBytes, podVCPUs } from "../format/derive.js";
 import { unknownIdentity, type Identity } from "../format/identity.js";
-import { TREE_DIRS, validateId, type Tree } from "../format/layout.js";
+import { TREE_DIRS, printableName, validateId, type Tree } from "../format/layout.js";
 import type { ContainerConfigInfo, PodConfigInfo } from "../format/model.js";
 import { listDir, statEntry } from "./fsread.js";
 import { makeProblem, type FileLoader, type Loaded, type LoadTarget } from "./loader.js";
@@ -89,7 +89,7 @@ class PodReader {
         if (!id.ok)
           this.problem(
             "container_dir",
-            `${rel}/${JSON.stringify(e.name).slice(1, -1)}`,
+            `${rel}/${printableName(e.name)}`,
             null,
             "invalid_id",
             id.error.message,

@@ -6,7 +6,7 @@
 import { statSync } from "node:fs";
 import { posix } from "node:path";
 import { setImmediate as yieldLoop } from "node:timers/promises";
-import { TREE_DIRS, validateId, type Tree } from "../format/layout.js";
+import { TREE_DIRS, printableName, validateId, type Tree } from "../format/layout.js";
 import { listDir, statEntry } from "./fsread.js";
 import { FileLoader } from "./loader.js";
 import { scanPod, type Listed } from "./pod.js";
@@ -187,7 +187,7 @@ export class Scanner {
     const problems: FileProblem[] = [];
     for (const e of list.entries) {
       const id = validateId(e.name);
-      const entryRel = `${rel}/${id.ok ? e.name : JSON.stringify(e.name).slice(1, -1)}`;
+      const entryRel = `${rel}/${id.ok ? e.name : printableName(e.name)}`;
       const t = { rel: entryRel };
       if (!id.ok) problems.push(treeProblem(t, "invalid_id", id.error.message, "pod_dir"));
       else if (e.isSymbolicLink())

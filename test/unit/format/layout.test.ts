@@ -10,6 +10,7 @@ import {
   RESOURCES,
   TREE_DIRS,
   dirPath,
+  printableName,
   resourcePath,
   underRoot,
   validateId,
@@ -227,5 +228,16 @@ describe("underRoot", () => {
     );
     expect(underRoot("/", `${RUN_PREFIX}x/lock`)).toBe(`/${RUN_PREFIX}x/lock`);
     expect(underRoot("/host/", "run/virtcontainers/pods")).toBe("/host/run/virtcontainers/pods");
+  });
+});
+
+describe("printableName", () => {
+  it("escapes C0, DEL, C1, non-ASCII and backslashes, and keeps printable ASCII", () => {
+    expect(printableName("abc-123_.:")).toBe("abc-123_.:");
+    expect(printableName("a\nb")).toBe("a\\u000ab");
+    expect(printableName("del\x7f")).toBe("del\\u007f");
+    expect(printableName("csi\u009b[2J")).toBe("csi\\u009b[2J");
+    expect(printableName("é")).toBe("\\u00e9");
+    expect(printableName("a\\u000ab")).toBe("a\\\\u000ab");
   });
 });

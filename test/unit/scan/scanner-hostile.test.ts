@@ -318,7 +318,13 @@ describe("names and stray entries", () => {
     expect(s.problems.map(brief)).toEqual(
       expect.arrayContaining([
         { file: "pod_dir", path: `${RUN}/.hidden`, podId: null, containerId: null, reason: "invalid_id" },
-        { file: "pod_dir", path: `${CFG}/bad\\nname`, podId: null, containerId: null, reason: "invalid_id" },
+        {
+          file: "pod_dir",
+          path: `${CFG}/bad\\u000aname`,
+          podId: null,
+          containerId: null,
+          reason: "invalid_id",
+        },
         { file: "pod_dir", path: `${RUN}/with space`, podId: null, containerId: null, reason: "invalid_id" },
       ]),
     );
@@ -346,7 +352,7 @@ describe("names and stray entries", () => {
         },
         {
           file: "container_dir",
-          path: runRel(K8S_POD, "x\\ny"),
+          path: runRel(K8S_POD, "x\\u000ay"),
           podId: K8S_POD,
           containerId: null,
           reason: "invalid_id",
@@ -364,7 +370,7 @@ describe("names and stray entries", () => {
     expect(k.problems.map(brief)).toEqual([
       {
         file: "container_dir",
-        path: runRel(K8S_POD, "evil\\nlink"),
+        path: runRel(K8S_POD, "evil\\u000alink"),
         podId: K8S_POD,
         containerId: null,
         reason: "invalid_id",
