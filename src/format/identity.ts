@@ -79,12 +79,20 @@ export function parseEmbeddedSpecAnnotations(specText: string): Parsed<Annotatio
   if (!parsed.ok) return parsed;
   if (!isObj(parsed.value))
     return { ok: false, error: { reason: "schema", message: "spec is not an object" } };
-  const raw = parsed.value.annotations;
-  const out: Record<string, string> = {};
-  if (isObj(raw)) {
-    for (const [k, v] of Object.entries(raw)) if (typeof v === "string") out[k] = v;
+  return { ok: true, value: stringsOnly(parsed.value.annotations) };
+}
+
+/** The string-valued entries of an object; the object itself when all are strings (no copy). */
+function stringsOnly(raw: unknown): Annotations {
+  if (!isObj(raw)) return {};
+  for (const k in raw) {
+    if (typeof raw[k] !== "string") {
+      const out: Record<string, string> = {};
+      for (const [key, v] of Object.entries(raw)) if (typeof v === "string") out[key] = v;
+      return out;
+    }
   }
-  return { ok: true, value: out };
+  return raw as Annotations;
 }
 
 interface FlavorKeys {

@@ -5,17 +5,7 @@
  * read several times faster this way than through the thread pool; the scanner yields to
  * the event loop between pods.
  */
-import {
-  closeSync,
-  constants,
-  fstatSync,
-  lstatSync,
-  openSync,
-  readdirSync,
-  readSync,
-  type Dirent,
-  type Stats,
-} from "node:fs";
+import { constants, lstatSync, readFileSync, readdirSync, type Dirent, type Stats } from "node:fs";
 import type { ProblemReason } from "../format/result.js";
 
 export interface StatKey {
@@ -70,10 +60,13 @@ export function errnoReason(err: unknown): IoError {
   return { ok: false, reason, message: code === "" ? "I/O error" : code };
 }
 
-/** lstat: what is at this path, without following a symlink. */
+const MISSING: IoError = { ok: false, reason: "missing", message: "ENOENT" };
+
+/** lstat: what is at this path, without following a symlink. A missing entry throws nothing. */
 export function statEntry(abs: string): StatOutcome {
   try {
-    const st = lstatSync(abs);
+    const st = lstatSync(abs, { throwIfNoEntry: false });
+    if (st === undefined) return MISSING;
     return { ok: true, kind: kindOf(st), key: keyOf(st) };
   } catch (err: unknown) {
     return errnoReason(err);
@@ -89,57 +82,33 @@ export function listDir(abs: string): ListOutcome {
 }
 
 /**
- * Read a regular file as UTF-8. O_NOFOLLOW refuses a symlink swapped in after the lstat,
- * O_NONBLOCK keeps a FIFO from blocking the open, and fstat on the open descriptor decides.
+ * Read a file that lstat has just shown to be a regular file within the cap, in one call:
+ * open with O_NOFOLLOW (a symlink swapped in meanwhile fails with ELOOP) and O_NONBLOCK (a
+ * FIFO swapped in reads as empty or fails with EAGAIN: it never blocks), read, close. A file
+ * that grew past the cap since the lstat is refused.
  */
-export function readRegularFile(abs: string, maxBytes: number): ReadOutcome {
-  let fd: number;
+export function readChecked(abs: string, key: StatKey, maxBytes: number): ReadOutcome {
+  let text: string;
   try {
-    fd = openSync(abs, OPEN_FLAGS);
+    // Node takes numeric open flags here (stringToFlags passes numbers through); its types
+    // only list strings, and no string form has O_NOFOLLOW or O_NONBLOCK.
+    text = readFileSync(abs, { encoding: "utf8", flag: OPEN_FLAGS as unknown as string });
   } catch (err: unknown) {
     return errnoReason(err);
   }
-  try {
-    const st = fstatSync(fd);
-    if (!st.isFile()) return { ok: false, reason: "not_regular_file", message: "not a regular file" };
-    if (st.size > maxBytes) return tooLarge(maxBytes);
-    const buf = Buffer.allocUnsafe(Math.min(st.size, maxBytes) + 1);
-    let n = 0;
-    for (;;) {
-      const got = readSync(fd, buf, n, buf.length - n, null);
-      if (got === 0) break;
-      n += got;
-      if (n === buf.length) {
-        if (n > maxBytes) return tooLarge(maxBytes); // grew past the cap while we read
-        return readRegularFileGrown(fd, buf, n, maxBytes, keyOf(st));
-      }
-    }
-    return { ok: true, text: buf.toString("utf8", 0, n), bytes: n, key: keyOf(st) };
-  } catch (err: unknown) {
-    return errnoReason(err);
-  } finally {
-    closeSync(fd);
-  }
+  const bytes = Buffer.byteLength(text, "utf8");
+  if (bytes > maxBytes) return tooLarge(maxBytes);
+  return { ok: true, text, bytes, key };
 }
 
-/** The file grew between fstat and read (it is being rewritten): keep reading up to the cap. */
-function readRegularFileGrown(
-  fd: number,
-  first: Buffer,
-  n: number,
-  maxBytes: number,
-  key: StatKey,
-): ReadOutcome {
-  const buf = Buffer.allocUnsafe(maxBytes + 1);
-  first.copy(buf, 0, 0, n);
-  let len = n;
-  for (;;) {
-    const got = readSync(fd, buf, len, buf.length - len, null);
-    if (got === 0) break;
-    len += got;
-    if (len > maxBytes) return tooLarge(maxBytes);
-  }
-  return { ok: true, text: buf.toString("utf8", 0, len), bytes: len, key };
+/** lstat, then read only a regular file within the cap: a FIFO, device or symlink is never opened. */
+export function readRegularFile(abs: string, maxBytes: number): ReadOutcome {
+  const st = statEntry(abs);
+  if (!st.ok) return st;
+  if (st.kind === "symlink") return { ok: false, reason: "symlink", message: "is a symlink" };
+  if (st.kind !== "file") return { ok: false, reason: "not_regular_file", message: "not a regular file" };
+  if (st.key.size > maxBytes) return tooLarge(maxBytes);
+  return readChecked(abs, st.key, maxBytes);
 }
 
 function tooLarge(maxBytes: number): IoError {

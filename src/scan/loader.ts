@@ -3,10 +3,9 @@
  * ctime) is unchanged is not read again. Keeps the last good value of every file so that a
  * file caught mid-rewrite (empty or cut short) can be served stale instead of vanishing.
  */
-import { posix } from "node:path";
 import type { Resource } from "../format/layout.js";
 import type { Parsed, ProblemReason } from "../format/result.js";
-import { readRegularFile, sameKey, statEntry, type StatKey } from "./fsread.js";
+import { readChecked, sameKey, statEntry, type StatKey } from "./fsread.js";
 import { PARSERS, type ResourceValues } from "./parsers.js";
 import type { FileProblem } from "./snapshot.js";
 
@@ -44,10 +43,15 @@ export class FileLoader {
   private seen = new Set<string>();
   readonly counters: LoaderCounters = { filesRead: 0, bytesRead: 0, filesStatted: 0, filesReused: 0 };
 
+  /** The host root with one trailing slash: paths are joined by concatenation (hot path). */
+  private readonly base: string;
+
   constructor(
-    private readonly hostRoot: string,
+    hostRoot: string,
     private readonly maxFileBytes: number,
-  ) {}
+  ) {
+    this.base = hostRoot.endsWith("/") ? hostRoot : `${hostRoot}/`;
+  }
 
   /** Start tracking which cached paths a full scan still sees. */
   beginSweep(): void {
@@ -70,20 +74,16 @@ export class FileLoader {
   }
 
   /**
-   * `regular`: the directory listing says this entry is a regular file. Then a file with no
-   * cache entry is opened directly (O_NOFOLLOW | O_NONBLOCK, checked with fstat): the lstat
-   * would tell nothing new. Anything else is lstat-ed first and never opened unless regular.
+   * lstat (type, size cap, cache check), then, for a regular file whose stat changed or when
+   * forced, one read call. A FIFO, device or symlink is never opened.
    */
   load<R extends keyof ResourceValues>(
     resource: R,
     t: LoadTarget,
     force: boolean,
-    regular = false,
   ): Loaded<ResourceValues[R]> {
     this.seen.add(t.rel);
-    const abs = posix.join(this.hostRoot, t.rel);
-    const cached = this.cache.get(t.rel);
-    if (regular && (force || cached === undefined)) return this.read(resource, t, abs, cached);
+    const abs = this.base + t.rel;
     const st = statEntry(abs);
     this.counters.filesStatted++;
     if (!st.ok) {
@@ -91,35 +91,22 @@ export class FileLoader {
       return this.problem(resource, t, st.reason, st.message, 0);
     }
     if (st.kind !== "file") {
-      const reason = st.kind === "symlink" ? "symlink" : "not_regular_file";
-      return this.problem(
-        resource,
-        t,
-        reason,
-        `is a ${st.kind === "symlink" ? "symlink" : "non-regular file"}`,
-        0,
-      );
+      const symlink = st.kind === "symlink";
+      const reason = symlink ? "symlink" : "not_regular_file";
+      return this.problem(resource, t, reason, `is a ${symlink ? "symlink" : "non-regular file"}`, 0);
     }
     if (st.key.size > this.maxFileBytes) {
       return this.problem(resource, t, "too_large", `larger than ${this.maxFileBytes} bytes`, st.key.mtimeMs);
     }
+    const cached = this.cache.get(t.rel);
     if (!force && cached !== undefined && sameKey(cached.key, st.key)) {
       this.counters.filesReused++;
       return this.outcome(resource, t, cached, st.key.mtimeMs, false);
     }
-    return this.read(resource, t, abs, cached);
-  }
-
-  private read<R extends keyof ResourceValues>(
-    resource: R,
-    t: LoadTarget,
-    abs: string,
-    cached: CacheEntry | undefined,
-  ): Loaded<ResourceValues[R]> {
-    const read = readRegularFile(abs, this.maxFileBytes);
+    const read = readChecked(abs, st.key, this.maxFileBytes);
     if (!read.ok) {
       if (read.reason === "missing") this.cache.delete(t.rel);
-      return this.problem(resource, t, read.reason, read.message, 0);
+      return this.problem(resource, t, read.reason, read.message, st.key.mtimeMs);
     }
     this.counters.filesRead++;
     this.counters.bytesRead += read.bytes;

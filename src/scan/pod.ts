@@ -122,18 +122,40 @@ class PodReader {
       if (required) this.problems.push(makeProblem(resource, target, "missing", "file is missing", false));
       return null;
     }
-    const got: Loaded<ResourceValues[R]> = this.loader.load(
-      resource,
-      target,
-      this.force,
-      dir.regular.has(file),
-    );
+    const got: Loaded<ResourceValues[R]> = this.loader.load(resource, target, this.force);
     this.seenMtime(got.mtimeMs);
     if (got.transient) this.transient = true;
     // A file that vanished between readdir and open is an expected race, not a problem.
-    if (got.problem !== null && (got.problem.reason !== "missing" || required))
+    if (got.problem !== null && (got.problem.reason !== "missing" || required)) {
+      // A required file is missing because its whole directory just went away: a race too.
+      if (got.problem.reason === "missing" && this.gone(dir)) return null;
       this.problems.push(got.problem);
+    }
     return got.value;
+  }
+
+  /** The directory no longer exists (deleted while we read it). */
+  gone(dir: DirView): boolean {
+    const st = statEntry(this.abs(dir.rel));
+    if (!st.ok && st.reason === "missing") {
+      this.vanished.add(dir.rel);
+      return true;
+    }
+    return false;
+  }
+
+  readonly vanished = new Set<string>();
+
+  /**
+   * A container's run directory, not listed: its four known files are looked up by name
+   * (one lstat each), which is cheaper than a readdir.
+   */
+  containerRunDir(rel: string): DirView {
+    return { rel, present: true, files: CONTAINER_RUN_FILES, regular: new Set(), subdirs: [] };
+  }
+
+  abs(rel: string): string {
+    return posix.join(this.hostRoot, rel);
   }
 
   lockPresent(run: DirView): boolean {
@@ -169,6 +191,13 @@ class PodReader {
     if (ms > this.newestMtimeMs) this.newestMtimeMs = ms;
   }
 }
+
+const CONTAINER_RUN_FILES: ReadonlySet<string> = new Set([
+  "state.json",
+  "process.json",
+  "mounts.json",
+  "devices.json",
+]);
 
 const KNOWN_FILES: ReadonlySet<string> = new Set([
   "config.json",
@@ -215,7 +244,10 @@ export function scanPod(
   const lockPresent = r.lockPresent(run);
 
   const ids = [...new Set([...run.subdirs, ...cfg.subdirs])];
-  const containers = ids.map((cid) => scanContainer(r, run, cfg, config, cid)).sort(bySandboxThenId);
+  const containers = ids
+    .map((cid) => scanContainer(r, run, cfg, config, cid))
+    .filter((c): c is ContainerRecord => c !== null)
+    .sort(bySandboxThenId);
   const identity = podIdentity(config, containers);
   const sandbox = containers.find((c) => c.type === "sandbox");
   const presence: Presence = run.present && cfg.present ? "both" : run.present ? "run_only" : "config_only";
@@ -247,10 +279,10 @@ function scanContainer(
   podCfg: { rel: string; present: boolean; subdirs: readonly string[] },
   podConfig: PodConfigInfo | null,
   cid: string,
-): ContainerRecord {
+): ContainerRecord | null {
   const inRun = podRun.subdirs.includes(cid);
   const inCfg = podCfg.subdirs.includes(cid);
-  const run = inRun ? r.dir(`${podRun.rel}/${cid}`, cid, true) : null;
+  const run = inRun ? r.containerRunDir(`${podRun.rel}/${cid}`) : null;
   // The pod config embeds every container's config: read the container's own file only
   // when the pod config does not describe it (a container still being created).
   let config: ContainerConfigInfo | null = podConfig?.containers.find((c) => c.id === cid) ?? null;
@@ -262,6 +294,8 @@ function scanContainer(
   const process = run === null ? null : r.load("process", run, "process.json", cid, false);
   const mountList = run === null ? null : r.load("mounts", run, "mounts.json", cid, false);
   const devices = run === null ? null : r.load("devices", run, "devices.json", cid, false);
+  // Deleted while we read it (DeleteContainer removes the directories): not a container any more.
+  if (run !== null && r.vanished.has(run.rel) && !inCfg) return null;
   for (const e of devices?.entryErrors ?? []) {
     r.problem(
       "devices",

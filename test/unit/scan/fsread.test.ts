@@ -2,7 +2,14 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync, symlinkSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { errnoReason, listDir, readRegularFile, sameKey, statEntry } from "../../../src/scan/fsread.js";
+import {
+  errnoReason,
+  listDir,
+  readChecked,
+  readRegularFile,
+  sameKey,
+  statEntry,
+} from "../../../src/scan/fsread.js";
 import { FifoGuard, TempDirs } from "./helpers.js";
 
 const temp = new TempDirs();
@@ -95,7 +102,10 @@ describe("readRegularFile", () => {
     const link = join(dir, "state.json");
     symlinkSync(outside, link);
     const r = readRegularFile(link, 1024);
-    expect(r).toEqual({ ok: false, reason: "symlink", message: "ELOOP" });
+    expect(r).toEqual({ ok: false, reason: "symlink", message: "is a symlink" });
+    // A symlink swapped in after the lstat is still refused by O_NOFOLLOW at open.
+    const key = { ino: 0, size: 4, mtimeMs: 0, ctimeMs: 0 };
+    expect(readChecked(link, key, 1024)).toEqual({ ok: false, reason: "symlink", message: "ELOOP" });
   });
 
   it("refuses a directory", () => {

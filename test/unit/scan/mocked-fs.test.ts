@@ -2,8 +2,10 @@
  * node:fs wrapped for two things a real tree cannot show here:
  * - EACCES/EPERM as root: the tests run as uid 0, where chmod 000 does not stop open(2),
  *   so chosen paths fail. The scanner must turn the errno into reason "permission" at each
- *   step (readdir, open) without crashing.
- * - which paths were opened and read: a file over the size cap must be refused unread.
+ *   step (readdir, lstat, read) without crashing.
+ * - which paths were read: a file over the size cap must be refused unread. The scanner
+ *   reads a file with one readFileSync call (open, read and close), so "opened" and "read"
+ *   are the same event here.
  */
 import * as realFs from "node:fs";
 import { join } from "node:path";
@@ -13,9 +15,13 @@ import { Scanner } from "../../../src/scan/scanner.js";
 import { allProblems, type FileProblem } from "../../../src/scan/snapshot.js";
 import { CFG, copyExample, DOCKER_POD, INFER, K8S_POD, runRel, TempDirs } from "./helpers.js";
 
-const denied = vi.hoisted(() => ({ open: new Set<string>(), readdir: new Set<string>(), code: "EACCES" }));
+const denied = vi.hoisted(() => ({
+  open: new Set<string>(),
+  readdir: new Set<string>(),
+  lstat: new Set<string>(),
+  code: "EACCES",
+}));
 const seen = vi.hoisted(() => ({
-  fds: new Map<number, string>(),
   opened: [] as string[],
   read: [] as string[],
 }));
@@ -26,17 +32,16 @@ vi.mock("node:fs", async (importOriginal) => {
     Object.assign(new Error(`${denied.code}: denied, ${String(path)}`), { code: denied.code });
   return {
     ...fs,
-    openSync: ((path: realFs.PathLike, ...rest: unknown[]) => {
+    readFileSync: ((path: realFs.PathOrFileDescriptor, ...rest: unknown[]) => {
       if (denied.open.has(String(path))) throw fail(path);
-      const fd = (fs.openSync as (...a: unknown[]) => number)(path, ...rest);
-      seen.fds.set(fd, String(path));
       seen.opened.push(String(path));
-      return fd;
-    }) as typeof fs.openSync,
-    readSync: ((fd: number, ...rest: unknown[]) => {
-      seen.read.push(seen.fds.get(fd) ?? `fd ${fd}`);
-      return (fs.readSync as (...a: unknown[]) => number)(fd, ...rest);
-    }) as typeof fs.readSync,
+      seen.read.push(String(path));
+      return (fs.readFileSync as (...a: unknown[]) => unknown)(path, ...rest);
+    }) as typeof fs.readFileSync,
+    lstatSync: ((path: realFs.PathLike, ...rest: unknown[]) => {
+      if (denied.lstat.has(String(path))) throw fail(path);
+      return (fs.lstatSync as (...a: unknown[]) => unknown)(path, ...rest);
+    }) as typeof fs.lstatSync,
     readdirSync: ((path: realFs.PathLike, ...rest: unknown[]) => {
       if (denied.readdir.has(String(path))) throw fail(path);
       return (fs.readdirSync as (...a: unknown[]) => unknown)(path, ...rest);
@@ -48,8 +53,8 @@ const temp = new TempDirs();
 beforeEach(() => {
   denied.open.clear();
   denied.readdir.clear();
+  denied.lstat.clear();
   denied.code = "EACCES";
-  seen.fds.clear();
   seen.opened.length = 0;
   seen.read.length = 0;
 });
@@ -85,13 +90,23 @@ describe("permission errors", () => {
     ]);
   });
 
-  it("an unlistable container directory is a container_dir permission problem", async () => {
+  it("a container directory that cannot be listed is still read: its files are looked up by name", async () => {
     const root = copyExample(temp);
-    const rel = runRel(K8S_POD, INFER);
-    denied.readdir.add(join(root, rel));
+    denied.readdir.add(join(root, runRel(K8S_POD, INFER)));
+    const s = await new Scanner({ hostRoot: root }).scan();
+    expect(allProblems(s)).toEqual([]);
+    expect(s.pods.find((p) => p.id === K8S_POD)?.containers.find((c) => c.id === INFER)?.state).toBe(
+      "running",
+    );
+  });
+
+  it("a container file that cannot even be looked up (no search permission) is a permission problem", async () => {
+    const root = copyExample(temp);
+    const rel = runRel(K8S_POD, INFER, "state.json");
+    denied.lstat.add(join(root, rel));
     const s = await new Scanner({ hostRoot: root }).scan();
     expect(allProblems(s).map(brief)).toEqual([
-      { file: "container_dir", path: rel, podId: K8S_POD, containerId: INFER, reason: "permission" },
+      { file: "container_state", path: rel, podId: K8S_POD, containerId: INFER, reason: "permission" },
     ]);
   });
 
@@ -127,7 +142,7 @@ describe("permission errors", () => {
 });
 
 describe("the size cap", () => {
-  it("a 100 MiB state.json is refused after fstat and never read by a scan", async () => {
+  it("a 100 MiB state.json is neither opened nor read by a scan", async () => {
     const root = copyExample(temp);
     const rel = runRel(DOCKER_POD, "state.json");
     realFs.truncateSync(join(root, rel), 100 * 1024 * 1024);
@@ -135,8 +150,7 @@ describe("the size cap", () => {
     expect(allProblems(s).map(brief)).toEqual([
       { file: "pod_state", path: rel, podId: DOCKER_POD, containerId: null, reason: "too_large" },
     ]);
-    // A cold scan opens a regular file directly (O_NOFOLLOW | O_NONBLOCK) and fstat decides.
-    expect(seen.opened).toContain(join(root, rel));
+    expect(seen.opened).not.toContain(join(root, rel));
     expect(seen.read).not.toContain(join(root, rel));
     expect(seen.read).toContain(join(root, runRel(K8S_POD, "state.json"))); // the tracker works
     seen.read.length = 0;
@@ -145,13 +159,13 @@ describe("the size cap", () => {
     expect(seen.read).not.toContain(join(root, rel));
   });
 
-  it("readRegularFile refuses an oversized file after fstat, before any read", () => {
+  it("readRegularFile refuses an oversized file after lstat, before opening it", () => {
     const dir = temp.make();
     const big = join(dir, "big.json");
     realFs.writeFileSync(big, "");
     realFs.truncateSync(big, 100 * 1024 * 1024);
     expect(readRegularFile(big, 1024)).toMatchObject({ ok: false, reason: "too_large" });
-    expect(seen.opened).toEqual([big]);
+    expect(seen.opened).toEqual([]);
     expect(seen.read).toEqual([]);
   });
 });
