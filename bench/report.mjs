@@ -5,6 +5,7 @@ export const fmt = {
   ms: (n) => `${n.toFixed(1)} ms`,
   ratio: (n) => n.toFixed(2),
   mib: (n) => `${n.toFixed(1)} MiB`,
+  pct: (n) => `${n.toFixed(2)} %`,
   bytes: (n) => `${n.toLocaleString("en-US")} (${(n / 2 ** 20).toFixed(1)} MiB)`,
 };
 
@@ -13,11 +14,19 @@ export function row(label, value) {
   return { label, value, target: "", status: "" };
 }
 
-/** A row checked against `value <= max`; when `applies` is false the target is shown but not judged. */
-export function targetRow(label, value, max, { applies = true, note = "" } = {}) {
-  const target = `<= ${max}${note ? ` ${note}` : ""}`;
+/**
+ * A row checked against `value <= max`; when `applies` is false the target is shown but not judged.
+ * `format` renders the value (a ratio by default), `unit` follows `max` in the target column.
+ */
+export function targetRow(
+  label,
+  value,
+  max,
+  { applies = true, note = "", format = fmt.ratio, unit = "" } = {},
+) {
+  const target = `<= ${max}${unit}${note ? ` ${note}` : ""}`;
   const status = applies ? (value <= max ? "PASS" : "MISS") : "-";
-  return { label, value: fmt.ratio(value), target, status };
+  return { label, value: format(value), target, status };
 }
 
 export function printTable(title, rows) {

@@ -3,20 +3,23 @@
 //
 // Environment:
 //   BENCH_SIZES=110,1000      pod counts (default 110,1000,5000)
-//   BENCH_SECTIONS=scan       sections to run (default all; empty = generator + baseline only)
+//   BENCH_SECTIONS=scan       sections to run: scan, metrics (default all; empty = generator + baseline only)
+//   BENCH_SCRAPES, BENCH_CHURN_SECONDS, BENCH_IDLE_SECONDS   see metrics.mjs
 //   BENCH_SEED=1              generator seed
 //   TMPDIR=/dev/shm           where trees are generated (os.tmpdir())
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { generateTree, loadTemplate } from "./gen-tree.mjs";
 import { measureBaseline } from "./measure.mjs";
+import { metricsSection } from "./metrics.mjs";
+import { makeTempDir, removeTempDir } from "./procs.mjs";
 import { countStatuses, fmt, printTable, row } from "./report.mjs";
 import { scanSection } from "./scan.mjs";
 
-const SECTIONS = [scanSection];
+const SECTIONS = [scanSection, metricsSection]; // metrics last: it edits the tree (and restores it)
 const DEFAULT_SIZES = [110, 1000, 5000];
 const RESULTS_FILE = fileURLToPath(new URL("../.bench/results.json", import.meta.url));
 
@@ -60,7 +63,7 @@ async function generate(dir, pods, options) {
 }
 
 async function benchSize(pods, sections, options) {
-  const dir = await mkdtemp(path.join(os.tmpdir(), "vc-bench-"));
+  const dir = makeTempDir("vc-bench-"); // also removed on exit or Ctrl-C
   try {
     const meta = await generate(dir, pods, options);
     const baseline = await measureBaseline(dir);
@@ -74,7 +77,7 @@ async function benchSize(pods, sections, options) {
     }
     return { meta, results, rows };
   } finally {
-    await rm(dir, { recursive: true, force: true });
+    removeTempDir(dir);
   }
 }
 

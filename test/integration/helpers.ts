@@ -2,11 +2,11 @@
  * Shared helpers of the integration tests: temporary host roots, free ports, polling with a
  * deadline, child processes that are always reaped, raw HTTP and a small exposition parser.
  */
+export { TempDirs, copyExample, makeWritable } from "../support/temp.js";
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { chmodSync, cpSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
+import { existsSync, readdirSync, statSync } from "node:fs";
 import { request } from "node:http";
 import { createServer } from "node:net";
-import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
@@ -34,37 +34,6 @@ export function ensureBuilt(): void {
   if (!existsSync(CLI) || statSync(CLI).mtimeMs < newestMtime(join(REPO, "src"))) {
     execFileSync("npm", ["run", "build"], { cwd: REPO, stdio: "pipe" });
   }
-}
-
-/** Temporary directories; `cleanup()` removes every one made so far. */
-export class TempDirs {
-  private readonly dirs: string[] = [];
-
-  make(prefix = "vce-it-"): string {
-    const dir = mkdtempSync(join(tmpdir(), prefix));
-    this.dirs.push(dir);
-    return dir;
-  }
-
-  cleanup(): void {
-    for (const dir of this.dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-function makeWritable(dir: string): void {
-  chmodSync(dir, 0o755);
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) makeWritable(p);
-    else if (e.isFile()) chmodSync(p, 0o644);
-  }
-}
-
-/** A writable copy of examples/host in `root` (a new temporary directory when omitted). */
-export function copyExample(temp: TempDirs, root = temp.make()): string {
-  cpSync(EXAMPLE, root, { recursive: true });
-  makeWritable(root);
-  return root;
 }
 
 /** Number of regular files under `dir`. */

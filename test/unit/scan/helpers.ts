@@ -1,17 +1,7 @@
 /** Temporary host roots for the scanner tests. */
+export { TempDirs, copyExample, makeWritable } from "../../support/temp.js";
 import { spawn, type ChildProcess } from "node:child_process";
-import {
-  chmodSync,
-  cpSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -30,39 +20,6 @@ export const DOCKER_POD = "b6557d11c510e36706a73c90c252527d42328154deb1d3c759a0c
 /** Files of the example tree the scanner reads on a cold full scan (no container config.json). */
 export const K8S_POD_FILES = 16;
 export const DOCKER_POD_FILES = 9;
-
-/** Creates and removes temporary directories; call `cleanup()` in afterEach. */
-export class TempDirs {
-  private readonly dirs: string[] = [];
-
-  make(prefix = "vce-scan-"): string {
-    const dir = mkdtempSync(join(tmpdir(), prefix));
-    this.dirs.push(dir);
-    return dir;
-  }
-
-  cleanup(): void {
-    for (const dir of this.dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-/** Make every directory writable and every file read-write (the examples are read-only). */
-function makeWritable(dir: string): void {
-  chmodSync(dir, 0o755);
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) makeWritable(p);
-    else if (e.isFile()) chmodSync(p, 0o644);
-  }
-}
-
-/** A writable copy of examples/host in a new temporary directory. */
-export function copyExample(temp: TempDirs): string {
-  const root = temp.make();
-  cpSync(EXAMPLE_HOST, root, { recursive: true });
-  makeWritable(root);
-  return root;
-}
 
 export function write(root: string, rel: string, text: string): string {
   const abs = join(root, rel);
