@@ -10,7 +10,7 @@
 import { constants, crc32, deflateRaw as deflateRawCb, deflateRawSync } from "node:zlib";
 import { promisify } from "node:util";
 import type { Snapshot } from "../scan/snapshot.js";
-import { renderFamily, type Collector } from "./exposition.js";
+import { renderFamily, type Collector, type RenderMemo } from "./exposition.js";
 import type { SelfMetrics } from "./self.js";
 
 const deflateRaw = promisify(deflateRawCb);
@@ -33,7 +33,9 @@ export function gzipJoin(head: CompressedHead, tail: Buffer): Buffer[] {
 }
 
 async function compressHead(body: Buffer): Promise<CompressedHead> {
-  const deflated = await deflateRaw(body, { level: 6, finishFlush: constants.Z_SYNC_FLUSH });
+  // Level 3: a 10 MB exposition (1,000 pods) compresses in about a third of level 6's time for
+  // 5% more bytes, and it is compressed again after every change.
+  const deflated = await deflateRaw(body, { level: 3, finishFlush: constants.Z_SYNC_FLUSH });
   return { deflated, crc: crc32(body), length: body.length };
 }
 
@@ -48,6 +50,9 @@ export class ExpositionCache {
   private body: Buffer = Buffer.alloc(0);
   private compressed: Promise<CompressedHead> | null = null;
   private generation = 0;
+  private rendered: Snapshot | null = null;
+  /** Per family, the lines rendered for each pod record (unchanged pods keep their record). */
+  private readonly memos = new Map<string, RenderMemo>();
 
   constructor(
     private readonly collectors: readonly Collector[],
@@ -57,12 +62,14 @@ export class ExpositionCache {
 
   /** Render a new snapshot. Returns the collectors that failed (already reported in metrics). */
   update(snapshot: Snapshot): CollectorFailure[] {
+    if (this.rendered !== null && sameContent(this.rendered, snapshot)) return [];
+    this.rendered = snapshot;
     const parts: string[] = [];
     const failures: CollectorFailure[] = [];
     for (const c of this.collectors) {
       const started = this.now();
       try {
-        parts.push(c.families.map((f) => renderFamily(f, snapshot)).join(""));
+        parts.push(c.families.map((f) => renderFamily(f, snapshot, this.memo(f.name))).join(""));
         this.self.collectorSuccess.set({ collector: c.name }, 1);
       } catch (error: unknown) {
         failures.push({ collector: c.name, error });
@@ -75,6 +82,15 @@ export class ExpositionCache {
     this.compressed = null;
     this.generation++;
     return failures;
+  }
+
+  private memo(family: string): RenderMemo {
+    let m = this.memos.get(family);
+    if (m === undefined) {
+      m = new WeakMap();
+      this.memos.set(family, m);
+    }
+    return m;
   }
 
   get version(): number {
@@ -96,4 +112,17 @@ export class ExpositionCache {
     const [head, selfText] = await Promise.all([this.compressed, this.self.registry.metrics()]);
     return gzipJoin(head, Buffer.from(selfText, "utf8"));
   }
+}
+
+/**
+ * Nothing to render again: the same pod records (a rescan keeps a record object while the pod
+ * is unchanged) and the same tree-level problems.
+ */
+function sameContent(a: Snapshot, b: Snapshot): boolean {
+  if (a.pods.length !== b.pods.length || a.problems.length !== b.problems.length) return false;
+  for (let i = 0; i < a.pods.length; i++) if (a.pods[i] !== b.pods[i]) return false;
+  return a.problems.every((p, i) => {
+    const q = b.problems[i];
+    return q !== undefined && p.path === q.path && p.reason === q.reason && p.file === q.file;
+  });
 }

@@ -2,7 +2,7 @@
  * Metric families as data (kube-state-metrics style): a name, help, type and a pure
  * generator of samples from a Snapshot. Rendered to Prometheus text format 0.0.4.
  */
-import type { Snapshot } from "../scan/snapshot.js";
+import type { PodRecord, Snapshot } from "../scan/snapshot.js";
 
 export type MetricType = "gauge" | "counter";
 
@@ -14,12 +14,26 @@ export interface Sample {
   readonly value: number;
 }
 
-export interface Family {
+interface FamilyBase {
   readonly name: string;
   readonly help: string;
   readonly type: MetricType;
+}
+
+/** A family whose samples come pod by pod: rendered per pod and reused while the pod's record is. */
+export interface PodFamily extends FamilyBase {
+  readonly perPod: (p: PodRecord) => Iterable<Sample>;
+}
+
+/** A family computed from the whole snapshot (node totals). */
+export interface NodeFamily extends FamilyBase {
   readonly samples: (s: Snapshot) => Iterable<Sample>;
 }
+
+export type Family = PodFamily | NodeFamily;
+
+/** Rendered lines of one pod-family per pod record (records are reused while a pod is unchanged). */
+export type RenderMemo = WeakMap<PodRecord, string>;
 
 export interface Collector {
   /** One word: the collector's flag (--collector.<name>) and its `collector` label. */
@@ -53,11 +67,24 @@ function formatLabels(labels: Labels): string {
   return out + "}";
 }
 
+function renderSamples(name: string, samples: Iterable<Sample>): string {
+  let out = "";
+  for (const sample of samples) out += `${name}${formatLabels(sample.labels)} ${formatValue(sample.value)}\n`;
+  return out;
+}
+
 /** Render one family; throws only on a bug in a generator (caught per collector by the caller). */
-export function renderFamily(f: Family, s: Snapshot): string {
-  const lines = [`# HELP ${f.name} ${escapeHelp(f.help)}`, `# TYPE ${f.name} ${f.type}`];
-  for (const sample of f.samples(s)) {
-    lines.push(`${f.name}${formatLabels(sample.labels)} ${formatValue(sample.value)}`);
+export function renderFamily(f: Family, s: Snapshot, memo?: RenderMemo): string {
+  const head = `# HELP ${f.name} ${escapeHelp(f.help)}\n# TYPE ${f.name} ${f.type}\n`;
+  if (!("perPod" in f)) return head + renderSamples(f.name, f.samples(s));
+  const parts = [head];
+  for (const p of s.pods) {
+    let text = memo?.get(p);
+    if (text === undefined) {
+      text = renderSamples(f.name, f.perPod(p));
+      memo?.set(p, text);
+    }
+    parts.push(text);
   }
-  return lines.join("\n") + "\n";
+  return parts.join("");
 }

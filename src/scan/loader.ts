@@ -21,6 +21,10 @@ export interface Loaded<T> {
   readonly mtimeMs: number;
   /** Empty or truncated content that was just read: worth one more read after a short delay. */
   readonly transient: boolean;
+  /** The contents were read in this call (not reused from the cache). */
+  readonly fresh: boolean;
+  /** What was found, in one string: the stat key, or the problem. Equal strings, equal outcome (unless fresh). */
+  readonly sig: string;
 }
 
 export interface LoadTarget {
@@ -127,8 +131,16 @@ export class FileLoader {
     mtimeMs: number,
     fresh: boolean,
   ): Loaded<ResourceValues[R]> {
+    const sig = `${entry.key.ino}:${entry.key.size}:${entry.key.mtimeMs}:${entry.key.ctimeMs}`;
     if (entry.result.ok) {
-      return { value: entry.result.value as ResourceValues[R], problem: null, mtimeMs, transient: false };
+      return {
+        value: entry.result.value as ResourceValues[R],
+        problem: null,
+        mtimeMs,
+        transient: false,
+        fresh,
+        sig,
+      };
     }
     const { reason, message } = entry.result.error;
     // Only a file caught mid-rewrite is served from its last good value; a file that is
@@ -139,6 +151,8 @@ export class FileLoader {
       problem: makeProblem(resource, t, reason, message, stale),
       mtimeMs,
       transient: fresh && TRANSIENT.has(reason),
+      fresh,
+      sig: `${sig}!${reason}`,
     };
   }
 
@@ -154,6 +168,8 @@ export class FileLoader {
       problem: makeProblem(resource, t, reason, message, false),
       mtimeMs,
       transient: false,
+      fresh: false,
+      sig: `!${reason}`,
     };
   }
 }

@@ -29,6 +29,9 @@ interface DirView {
 
 class PodReader {
   readonly problems: FileProblem[] = [];
+  /** What this scan found, file by file and directory by directory (see PodRecord.signature). */
+  readonly sig: string[] = [];
+  freshReads = 0;
   transient = false;
   newestMtimeMs = 0;
 
@@ -69,6 +72,7 @@ class PodReader {
       if (list.reason !== "missing") this.problem(subject, rel, containerId, list.reason, list.message);
       return absent;
     }
+    this.sig.push(`${rel}/[${list.entries.map((e) => e.name).join("|")}]`);
     return { rel, present: true, ...this.split(list.entries, rel, containerId === null) };
   }
 
@@ -120,9 +124,12 @@ class PodReader {
     const target: LoadTarget = { rel: `${dir.rel}/${file}`, podId: this.podId, containerId };
     if (!dir.files.has(file)) {
       if (required) this.problems.push(makeProblem(resource, target, "missing", "file is missing", false));
+      this.sig.push(`${file}=absent`);
       return null;
     }
     const got: Loaded<ResourceValues[R]> = this.loader.load(resource, target, this.force);
+    this.sig.push(`${file}=${got.sig}`);
+    if (got.fresh) this.freshReads++;
     this.seenMtime(got.mtimeMs);
     if (got.transient) this.transient = true;
     // A file that vanished between readdir and open is an expected race, not a problem.
@@ -224,12 +231,18 @@ export interface Listed {
   readonly config: boolean | null;
 }
 
+/**
+ * `previous`: the pod's record from the last snapshot. It is returned as is (same object)
+ * when this scan read no file contents and found exactly the same files, stat keys,
+ * problems and directory entries: the renderer then reuses what it made for that object.
+ */
 export function scanPod(
   loader: FileLoader,
   hostRoot: string,
   podId: string,
   force: boolean,
   listed: Listed | null = null,
+  previous: PodRecord | null = null,
 ): PodScan {
   const r = new PodReader(loader, hostRoot, podId, force);
   const run = r.dir(treeRel("run", podId), null, listed === null ? null : listed.run);
@@ -269,7 +282,11 @@ export function scanPod(
     agent,
     containers,
     problems: r.problems,
+    signature: r.sig.join("\n"),
   };
+  if (previous !== null && r.freshReads === 0 && previous.signature === record.signature) {
+    return { record: previous, transient: r.transient };
+  }
   return { record, transient: r.transient };
 }
 

@@ -54,6 +54,8 @@ export class Scanner {
   private readonly delay: (ms: number) => Promise<void>;
   private readonly now: () => number;
   private last: Snapshot | null = null;
+  /** The last snapshot's pods by ID, for record reuse. */
+  private previous = new Map<string, PodRecord>();
   private running: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly opts: ScannerOptions) {
@@ -132,7 +134,8 @@ export class Scanner {
     const retry: string[] = [];
     let lastYield = this.now();
     for (const id of ids) {
-      const { record, transient } = scanPod(this.loader, this.opts.hostRoot, id, force, listed(id));
+      const prev = this.previous.get(id) ?? null;
+      const { record, transient } = scanPod(this.loader, this.opts.hostRoot, id, force, listed(id), prev);
       if (record !== null) pods.set(id, record);
       if (transient) retry.push(id);
       if (this.now() - lastYield > 10) {
@@ -217,6 +220,7 @@ export class Scanner {
       stats: { kind, ...c, retried, durationSeconds: Math.max(0, end - started) / 1000 },
     };
     this.last = snapshot;
+    this.previous = new Map(pods.map((p) => [p.id, p]));
     return snapshot;
   }
 }

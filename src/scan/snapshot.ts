@@ -67,6 +67,12 @@ export interface PodRecord {
   readonly agent: AgentInfo | null;
   readonly containers: readonly ContainerRecord[];
   readonly problems: readonly FileProblem[];
+  /**
+   * Everything this scan found for the pod (file stat keys, problems, directory entries) in
+   * one string: two scans with equal signatures and no fresh read give the same record.
+   * Internal; not part of any output.
+   */
+  readonly signature: string;
 }
 
 export interface TreeStatus {

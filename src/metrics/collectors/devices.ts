@@ -13,38 +13,34 @@ const families: Family[] = [
     name: "virtcontainers_device_info",
     help: "A device of a container (1 per device): type, host and container paths, PCI BDF (vfio), major and minor.",
     type: "gauge",
-    *samples(s) {
-      for (const p of s.pods) {
-        for (const c of p.containers) {
-          const base = containerLabels(p, c);
-          for (const d of c.devices) {
-            yield {
-              labels: withLabels(
-                base,
-                ["type", d.type],
-                ["host_path", devicePath(d.hostPath)],
-                ["container_path", devicePath(d.containerPath)],
-                ["bdf", /^[0-9a-fA-F:.]{0,16}$/.test(d.bdf) ? d.bdf : ""],
-                ["major", String(d.major)],
-                ["minor", String(d.minor)],
-              ),
-              value: 1,
-            };
-          }
-        }
-      }
-    },
+    perPod: (p) =>
+      p.containers.flatMap((c) => {
+        const base = containerLabels(p, c);
+        return c.devices.map((d) => ({
+          labels: withLabels(
+            base,
+            ["type", d.type],
+            ["host_path", devicePath(d.hostPath)],
+            ["container_path", devicePath(d.containerPath)],
+            ["bdf", /^[0-9a-fA-F:.]{0,16}$/.test(d.bdf) ? d.bdf : ""],
+            ["major", String(d.major)],
+            ["minor", String(d.minor)],
+          ),
+          value: 1,
+        }));
+      }),
   },
   {
     name: "virtcontainers_devices",
     help: "Devices on this node by type.",
     type: "gauge",
-    *samples(s) {
+    samples(s) {
       const counts = new Map<string, number>(DEVICE_TYPES.map((t) => [t, 0]));
-      for (const p of s.pods)
+      for (const p of s.pods) {
         for (const c of p.containers)
           for (const d of c.devices) counts.set(d.type, (counts.get(d.type) ?? 0) + 1);
-      for (const [type, n] of counts) yield { labels: [["type", type]], value: n };
+      }
+      return [...counts].map(([type, n]) => ({ labels: [["type", type]], value: n }));
     },
   },
 ];

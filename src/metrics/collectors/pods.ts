@@ -1,14 +1,14 @@
 /** Collector `pods`: one VM per virtcontainers pod. */
 import { VC_STATES } from "../../format/model.js";
-import type { PodRecord, Snapshot } from "../../scan/snapshot.js";
+import type { PodRecord } from "../../scan/snapshot.js";
 import type { Collector, Family, Sample } from "../exposition.js";
 import { podLabels, withLabels } from "../labels.js";
 
-function* perPod(s: Snapshot, value: (p: PodRecord) => number | null): Iterable<Sample> {
-  for (const p of s.pods) {
+function gauge(value: (p: PodRecord) => number | null): (p: PodRecord) => Sample[] {
+  return (p) => {
     const v = value(p);
-    if (v !== null) yield { labels: podLabels(p), value: v };
-  }
+    return v === null ? [] : [{ labels: podLabels(p), value: v }];
+  };
 }
 
 const families: Family[] = [
@@ -16,74 +16,72 @@ const families: Family[] = [
     name: "virtcontainers_pod_info",
     help: "Information about a virtcontainers pod (one VM): its Kubernetes identity and runtime components.",
     type: "gauge",
-    *samples(s) {
-      for (const p of s.pods) {
-        yield {
-          labels: withLabels(
-            podLabels(p),
-            ["uid", p.identity.podUid ?? ""],
-            ["hypervisor", p.config?.hypervisorType ?? ""],
-            ["agent", p.config?.agentType ?? ""],
-            ["proxy", p.config?.proxyType ?? ""],
-            ["shim", p.config?.shimType ?? ""],
-            ["presence", p.presence],
-          ),
-          value: 1,
-        };
-      }
-    },
+    perPod: (p) => [
+      {
+        labels: withLabels(
+          podLabels(p),
+          ["uid", p.identity.podUid ?? ""],
+          ["hypervisor", p.config?.hypervisorType ?? ""],
+          ["agent", p.config?.agentType ?? ""],
+          ["proxy", p.config?.proxyType ?? ""],
+          ["shim", p.config?.shimType ?? ""],
+          ["presence", p.presence],
+        ),
+        value: 1,
+      },
+    ],
   },
   {
     name: "virtcontainers_pod_state",
     help: "State of the pod as stored in its state.json (1 for the current state, 0 for the others).",
     type: "gauge",
-    *samples(s) {
-      for (const p of s.pods) {
-        const base = podLabels(p);
-        for (const st of VC_STATES)
-          yield { labels: withLabels(base, ["state", st]), value: p.state === st ? 1 : 0 };
-      }
+    perPod: (p) => {
+      const base = podLabels(p);
+      return VC_STATES.map((st) => ({
+        labels: withLabels(base, ["state", st]),
+        value: p.state === st ? 1 : 0,
+      }));
     },
   },
   {
     name: "virtcontainers_pod_vcpus",
     help: "vCPUs of the pod's VM: boot vCPUs plus hot-plugged ones.",
     type: "gauge",
-    samples: (s) => perPod(s, (p) => p.vcpus),
+    perPod: gauge((p) => p.vcpus),
   },
   {
     name: "virtcontainers_pod_memory_bytes",
     help: "Memory of the pod's VM in bytes.",
     type: "gauge",
-    samples: (s) => perPod(s, (p) => p.memoryBytes),
+    perPod: gauge((p) => p.memoryBytes),
   },
   {
     name: "virtcontainers_pod_containers",
     help: "Containers of the pod, sandbox container included.",
     type: "gauge",
-    samples: (s) => perPod(s, (p) => p.containers.length),
+    perPod: gauge((p) => p.containers.length),
   },
   {
     name: "virtcontainers_pod_network_endpoints",
     help: "Network endpoints of the pod (from network.json).",
     type: "gauge",
-    samples: (s) => perPod(s, (p) => p.networkEndpoints),
+    perPod: gauge((p) => p.networkEndpoints),
   },
   {
     name: "virtcontainers_pod_start_time_seconds",
     help: "Start time of the pod (its sandbox container's shim), Unix seconds.",
     type: "gauge",
-    samples: (s) => perPod(s, (p) => p.startTimeSeconds),
+    perPod: gauge((p) => p.startTimeSeconds),
   },
   {
     name: "virtcontainers_pods",
     help: "Pods on this node by state.",
     type: "gauge",
-    *samples(s) {
-      for (const st of VC_STATES) {
-        yield { labels: [["state", st]], value: s.pods.filter((p) => p.state === st).length };
-      }
-    },
+    samples: (s) =>
+      VC_STATES.map((st) => ({
+        labels: [["state", st]],
+        value: s.pods.filter((p) => p.state === st).length,
+      })),
   },
 ];
 

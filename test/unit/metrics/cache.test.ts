@@ -83,3 +83,35 @@ describe("ExpositionCache", () => {
     expect(Buffer.concat(await cache.render(false)).toString()).not.toContain(gone);
   });
 });
+
+describe("ExpositionCache reuse", () => {
+  it("does not render again for a snapshot with the same pod records", async () => {
+    const self = new SelfMetrics("n1");
+    const cache = new ExpositionCache(SNAPSHOT_COLLECTORS, self);
+    const s = await scanTree(EXAMPLE_HOST);
+    cache.update(s);
+    const v = cache.version;
+    cache.update({ ...s, takenAt: s.takenAt + 60, pods: [...s.pods] });
+    expect(cache.version).toBe(v);
+    cache.update({ ...s, pods: s.pods.slice(1) });
+    expect(cache.version).toBe(v + 1);
+  });
+
+  it("renders a changed pod's new record next to the unchanged pod's memoized lines", async () => {
+    const self = new SelfMetrics("n1");
+    const cache = new ExpositionCache(SNAPSHOT_COLLECTORS, self);
+    const s = await scanTree(EXAMPLE_HOST);
+    cache.update(s);
+    const [a, b] = s.pods;
+    if (a === undefined || b === undefined) throw new Error("example tree has two pods");
+    // The same record with a different state would render differently if it were re-rendered;
+    // a new record object for pod b must show its new state.
+    const changed = { ...b, state: "paused" as const };
+    cache.update({ ...s, pods: [a, changed] });
+    const text = Buffer.concat(await cache.render(false)).toString();
+    expect(text).toContain(`virtcontainers_pod_state{pod_id="${b.id}",namespace="",pod="",state="paused"} 1`);
+    expect(text).toContain(
+      `virtcontainers_pod_state{pod_id="${a.id}",namespace="ml-serving",pod="resnet-infer-1684375908-7xq2p",state="running"} 1`,
+    );
+  });
+});
