@@ -12,7 +12,8 @@ RUN npm run build
 FROM node:24-bookworm-slim
 WORKDIR /app
 ENV NODE_ENV=production \
-    NODE_OPTIONS=--max-semi-space-size=1
+    NODE_OPTIONS=--max-semi-space-size=1 \
+    MALLOC_ARENA_MAX=2
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=build /src/dist ./dist

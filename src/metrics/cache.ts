@@ -10,7 +10,7 @@
 import { constants, crc32, deflateRaw as deflateRawCb, deflateRawSync } from "node:zlib";
 import { promisify } from "node:util";
 import type { Snapshot } from "../scan/snapshot.js";
-import { renderFamily, type Collector, type RenderMemo } from "./exposition.js";
+import { partsToBuffer, renderFamilyParts, type Collector, type RenderMemo } from "./exposition.js";
 import type { SelfMetrics } from "./self.js";
 
 const deflateRaw = promisify(deflateRawCb);
@@ -69,7 +69,9 @@ export class ExpositionCache {
     for (const c of this.collectors) {
       const started = this.now();
       try {
-        parts.push(c.families.map((f) => renderFamily(f, snapshot, this.memo(f.name))).join(""));
+        const own: string[] = [];
+        for (const f of c.families) renderFamilyParts(f, snapshot, own, this.memo(f.name));
+        for (const part of own) parts.push(part); // no spread: tens of thousands of parts
         this.self.collectorSuccess.set({ collector: c.name }, 1);
       } catch (error: unknown) {
         failures.push({ collector: c.name, error });
@@ -77,7 +79,7 @@ export class ExpositionCache {
       }
       this.self.collectorDuration.set({ collector: c.name }, (this.now() - started) / 1000);
     }
-    this.body = Buffer.from(parts.join(""), "utf8");
+    this.body = partsToBuffer(parts);
     this.self.expositionBytes.set(this.body.length);
     this.compressed = null;
     this.generation++;

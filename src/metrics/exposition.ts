@@ -73,18 +73,40 @@ function renderSamples(name: string, samples: Iterable<Sample>): string {
   return out;
 }
 
-/** Render one family; throws only on a bug in a generator (caught per collector by the caller). */
-export function renderFamily(f: Family, s: Snapshot, memo?: RenderMemo): string {
-  const head = `# HELP ${f.name} ${escapeHelp(f.help)}\n# TYPE ${f.name} ${f.type}\n`;
-  if (!("perPod" in f)) return head + renderSamples(f.name, f.samples(s));
-  const parts = [head];
+/**
+ * Append one family's text to `out` as parts (a pod family: one part per pod, taken from
+ * `memo` when the pod's record was rendered before). Throws only on a bug in a generator
+ * (caught per collector by the caller).
+ */
+export function renderFamilyParts(f: Family, s: Snapshot, out: string[], memo?: RenderMemo): void {
+  out.push(`# HELP ${f.name} ${escapeHelp(f.help)}\n# TYPE ${f.name} ${f.type}\n`);
+  if (!("perPod" in f)) {
+    out.push(renderSamples(f.name, f.samples(s)));
+    return;
+  }
   for (const p of s.pods) {
     let text = memo?.get(p);
     if (text === undefined) {
       text = renderSamples(f.name, f.perPod(p));
       memo?.set(p, text);
     }
-    parts.push(text);
+    out.push(text);
   }
-  return parts.join("");
+}
+
+/** One family's text. */
+export function renderFamily(f: Family, s: Snapshot, memo?: RenderMemo): string {
+  const out: string[] = [];
+  renderFamilyParts(f, s, out, memo);
+  return out.join("");
+}
+
+/** Parts written into one buffer of the exact size: no intermediate string of the whole text. */
+export function partsToBuffer(parts: readonly string[]): Buffer {
+  let total = 0;
+  for (const p of parts) total += Buffer.byteLength(p, "utf8");
+  const buf = Buffer.allocUnsafeSlow(total);
+  let at = 0;
+  for (const p of parts) at += buf.write(p, at, "utf8");
+  return buf;
 }

@@ -336,8 +336,8 @@ describe("the rendered DaemonSet (default values)", () => {
   it("has the resources, scheduling and rollout of the defaults", async () => {
     const { ds, pod, container } = await renderDaemonSet();
     expect(container.resources).toEqual({
-      requests: { cpu: "20m", memory: "96Mi" },
-      limits: { memory: "192Mi" },
+      requests: { cpu: "20m", memory: "160Mi" },
+      limits: { memory: "512Mi" },
     });
     expect(pod.tolerations).toEqual([{ operator: "Exists" }]);
     expect(pod.priorityClassName).toBeUndefined();
