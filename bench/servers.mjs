@@ -12,7 +12,11 @@ const BASELINE_SERVER = fileURLToPath(new URL("./baseline-server.mjs", import.me
 const READY_DEADLINE_MS = 120_000;
 const LISTEN_DEADLINE_MS = 10_000;
 // As the Dockerfile's runtime image.
-export const IMAGE_ENV = { NODE_ENV: "production", NODE_OPTIONS: "--max-semi-space-size=1", MALLOC_ARENA_MAX: "2" };
+export const IMAGE_ENV = {
+  NODE_ENV: "production",
+  NODE_OPTIONS: "--max-semi-space-size=1",
+  MALLOC_ARENA_MAX: "2",
+};
 
 /** `node dist/cli.js serve` on a free port; resolves once /readyz answers 200. */
 export async function startExporter(root) {
