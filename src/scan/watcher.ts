@@ -220,10 +220,11 @@ export class TreeWatcher {
   }
 }
 
+/** Runs every couple of seconds: a missing root (a node without the runtime) must not throw. */
 function dirInode(abs: string): number | null {
   try {
-    const st = statSync(abs);
-    return st.isDirectory() ? st.ino : null;
+    const st = statSync(abs, { throwIfNoEntry: false });
+    return st?.isDirectory() === true ? st.ino : null;
   } catch {
     return null;
   }
