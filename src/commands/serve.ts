@@ -4,10 +4,14 @@ import { createServer, type Server } from "node:http";
 import { loadServeConfig } from "../config/serve-config.js";
 import { createApp } from "../http/app.js";
 import { createLogger } from "../log.js";
+import { checkHostRoot } from "../scan/scanner.js";
 import { ExporterService } from "../service.js";
 
 export async function runServe(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
   const config = loadServeConfig(argv, env);
+  // A host root that is not there is a configuration error: say so once and exit (the trees
+  // below it may be missing; that is a node without pods and is served as such).
+  checkHostRoot(config.hostRoot);
   const log = createLogger(config.logLevel);
   log.info({ config }, "starting");
   const service = new ExporterService({ ...config, log });

@@ -3,6 +3,7 @@
  * 127.0.0.1 with a free port, against a copy of examples/host.
  */
 import { spawnSync } from "node:child_process";
+import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import {
   CLI,
@@ -93,6 +94,13 @@ describe("serve: usage errors", () => {
     expect(r.stderr).toBe(
       "virtcontainers-exporter: --kubernetes: auto (the Kubernetes pod view) is not available in this version; use off\n",
     );
+  });
+
+  it("a host root that does not exist stops it at start with one line and exit 1", () => {
+    const r = run(["serve", "--host-root", join(hostRoot, "no-such-dir"), "--listen", "127.0.0.1:0"]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toMatch(/^virtcontainers-exporter: host root .*no-such-dir is not usable: ENOENT\n$/);
   });
 
   it("an invalid value in the environment is refused the same way", () => {
