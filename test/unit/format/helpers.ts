@@ -564,3 +564,23 @@ export const goTime: fc.Arbitrary<string> = fc
     const frac = String(nanos).padStart(9, "0").replace(/0+$/, "");
     return `${base}${frac === "" ? "" : `.${frac}`}Z`;
   });
+
+/**
+ * Each used top-level field of `base`, set to every value of a wrong type, makes `parse`
+ * fail with a schema error naming the field and the type it expects.
+ */
+export function itRejectsWrongTypes(
+  parse: (text: string) => unknown,
+  base: Json,
+  fields: readonly (readonly [key: string, kind: FieldKind, expected: string])[],
+): void {
+  const cases = fields.flatMap(([key, kind, expected]) =>
+    wrongValues(kind).map((v) => [key, JSON.stringify(v), v, expected] as const),
+  );
+  it.each(cases)("%s = %s", (key, _shown, value, expected) => {
+    expect(parse(JSON.stringify(withPath(base, [key], value)))).toEqual({
+      ok: false,
+      error: { reason: "schema", message: `$.${key}: expected ${expected}` },
+    });
+  });
+}
