@@ -101,14 +101,19 @@ export function readChecked(abs: string, key: StatKey, maxBytes: number): ReadOu
   return { ok: true, text, bytes, key };
 }
 
-/** lstat, then read only a regular file within the cap: a FIFO, device or symlink is never opened. */
-export function readRegularFile(abs: string, maxBytes: number): ReadOutcome {
-  const st = statEntry(abs);
+/** Why an lstat result may not be read (a symlink, anything but a regular file, over the cap), or null. */
+export function unreadable(st: StatOutcome, maxBytes: number): IoError | null {
   if (!st.ok) return st;
   if (st.kind === "symlink") return { ok: false, reason: "symlink", message: "is a symlink" };
   if (st.kind !== "file") return { ok: false, reason: "not_regular_file", message: "not a regular file" };
   if (st.key.size > maxBytes) return tooLarge(maxBytes);
-  return readChecked(abs, st.key, maxBytes);
+  return null;
+}
+
+/** lstat, then read only a regular file within the cap: a FIFO, device or symlink is never opened. */
+export function readRegularFile(abs: string, maxBytes: number): ReadOutcome {
+  const st = statEntry(abs);
+  return unreadable(st, maxBytes) ?? (st.ok ? readChecked(abs, st.key, maxBytes) : st);
 }
 
 function tooLarge(maxBytes: number): IoError {

@@ -5,7 +5,7 @@
  */
 import type { Resource } from "../format/layout.js";
 import type { Parsed, ProblemReason } from "../format/result.js";
-import { readChecked, sameKey, statEntry, type StatKey } from "./fsread.js";
+import { readChecked, sameKey, statEntry, unreadable, type StatKey } from "./fsread.js";
 import { PARSERS, type ResourceValues } from "./parsers.js";
 import type { FileProblem } from "./snapshot.js";
 
@@ -94,13 +94,10 @@ export class FileLoader {
       this.cache.delete(t.rel);
       return this.problem(resource, t, st.reason, st.message, 0);
     }
-    if (st.kind !== "file") {
-      const symlink = st.kind === "symlink";
-      const reason = symlink ? "symlink" : "not_regular_file";
-      return this.problem(resource, t, reason, `is a ${symlink ? "symlink" : "non-regular file"}`, 0);
-    }
-    if (st.key.size > this.maxFileBytes) {
-      return this.problem(resource, t, "too_large", `larger than ${this.maxFileBytes} bytes`, st.key.mtimeMs);
+    const refused = unreadable(st, this.maxFileBytes);
+    if (refused !== null) {
+      const mtimeMs = st.kind === "file" ? st.key.mtimeMs : 0;
+      return this.problem(resource, t, refused.reason, refused.message, mtimeMs);
     }
     const cached = this.cache.get(t.rel);
     if (!force && cached !== undefined && sameKey(cached.key, st.key)) {
