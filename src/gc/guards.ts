@@ -1,0 +1,543 @@
+/**
+ * The checks that run just before a deletion (GC rules 5–7; spec 11.2 steps 2–3):
+ * - lock: flock(2) LOCK_EX|LOCK_NB on the pod's lock file (or sandbox directory);
+ * - liveness: no recorded shim or proxy PID, and no QEMU of the pod, is running;
+ * - mounts: no mount point lies under the directories about to be removed.
+ * Every check reports an outcome and never throws; anything that cannot be decided is
+ * reported as such (error / unverifiable) so that the caller skips the pod.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  lstatSync,
+  openSync,
+  readSync,
+  readdirSync,
+  type Stats,
+} from "node:fs";
+import { join, posix } from "node:path";
+
+// ---------------------------------------------------------------------------------------------
+// Lock (rule 5)
+
+/** A held flock(2) exclusive lock: our process keeps an fd on the lock target; release() closes it (idempotent). */
+export interface HeldLock {
+  readonly path: string;
+  release(): void;
+}
+
+export type LockOutcome =
+  | { readonly kind: "acquired"; readonly lock: HeldLock }
+  /** Another open file description holds a flock on it. */
+  | { readonly kind: "busy" }
+  /** ENOENT (e.g. just deleted by the runtime). */
+  | { readonly kind: "absent" }
+  /** A symlink, not a regular file/directory, flock(1) missing, a timeout, anything else. */
+  | { readonly kind: "error"; readonly message: string };
+
+export interface LockOptions {
+  /** The flock(1) binary; default "flock" from PATH. */
+  readonly flockBin?: string;
+  /** Kill flock(1) and report an error after this long; default 5000. */
+  readonly timeoutMs?: number;
+  /** The lock target is a directory (Kata 1.11+ lock the sandbox directory); default false = regular file. */
+  readonly directory?: boolean;
+}
+
+/** Never follow a symlink, never block on a FIFO, never create anything. */
+const OPEN_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+const DEFAULT_TIMEOUT_MS = 5000;
+/** flock(1)'s exit status when the lock is held elsewhere (EX_TEMPFAIL; 1 is also its usage-error code). */
+const BUSY_EXIT = 75;
+/** The child's fd number on which flock(1) locks our open file description. */
+const CHILD_FD = 3;
+const STDERR_CAP = 2048;
+
+const ABSENT = { kind: "absent" } as const;
+const BUSY = { kind: "busy" } as const;
+
+type LockError = { readonly kind: "error"; readonly message: string };
+type Failure = { readonly kind: "absent" } | LockError;
+/** flock(1)'s answer: null when it took the lock. */
+type FlockAnswer = { readonly kind: "busy" } | LockError | null;
+
+/**
+ * Try once, without blocking, to take an exclusive flock(2) on `path`.
+ *
+ * Node has no flock, so flock(1) does the system call, but never on a path: flock(1)
+ * opens a path with O_CREAT and follows symlinks. We open the target ourselves
+ * (O_RDONLY|O_NOFOLLOW|O_NONBLOCK, plus O_DIRECTORY in directory mode), check its type, and
+ * hand the fd to `flock --exclusive --nonblock <fd>` as its fd 3. A flock belongs to the open
+ * file description, which the child shares with us: once flock(1) exits 0 the lock stays held
+ * through our fd until release() closes it. Our fd is close-on-exec, so no other child of ours
+ * inherits the lock.
+ */
+export async function tryExclusiveLock(path: string, opts: LockOptions = {}): Promise<LockOutcome> {
+  const directory = opts.directory ?? false;
+  const opened = openLockTarget(path, directory);
+  if (typeof opened !== "number") return opened;
+  const timeoutMs = Math.max(1, opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+  const outcome = await runFlock(opened, opts.flockBin ?? "flock", timeoutMs);
+  if (outcome !== null) {
+    closeQuietly(opened);
+    return outcome;
+  }
+  return { kind: "acquired", lock: new FdLock(path, opened) };
+}
+
+class FdLock implements HeldLock {
+  private fd: number | null;
+
+  constructor(
+    readonly path: string,
+    fd: number,
+  ) {
+    this.fd = fd;
+  }
+
+  release(): void {
+    const fd = this.fd;
+    if (fd === null) return;
+    this.fd = null;
+    closeQuietly(fd);
+  }
+}
+
+/** lstat (refuse a symlink, FIFO, device... unopened), open, then fstat: the same object, of the wanted type. */
+function openLockTarget(path: string, directory: boolean): number | Failure {
+  const want = directory ? "a directory" : "a regular file";
+  let before: Stats | undefined;
+  try {
+    before = lstatSync(path, { throwIfNoEntry: false });
+  } catch (err: unknown) {
+    return openFailure(path, err);
+  }
+  if (before === undefined) return ABSENT;
+  if (before.isSymbolicLink()) return lockError(`${path}: is a symlink`);
+  if (!isKind(before, directory)) return lockError(`${path}: not ${want}`);
+  let fd: number;
+  try {
+    fd = openSync(path, OPEN_FLAGS | (directory ? constants.O_DIRECTORY : 0));
+  } catch (err: unknown) {
+    return openFailure(path, err);
+  }
+  try {
+    const st = fstatSync(fd);
+    if (isKind(st, directory) && st.dev === before.dev && st.ino === before.ino) return fd;
+    closeQuietly(fd);
+    return lockError(`${path}: replaced between lstat and open`);
+  } catch (err: unknown) {
+    closeQuietly(fd);
+    return openFailure(path, err);
+  }
+}
+
+function isKind(st: Stats, directory: boolean): boolean {
+  return directory ? st.isDirectory() : st.isFile();
+}
+
+function openFailure(path: string, err: unknown): Failure {
+  const code = errCode(err);
+  if (code === "ENOENT") return ABSENT;
+  if (code === "ELOOP") return lockError(`${path}: is a symlink`);
+  return lockError(`${path}: ${code === "" ? "I/O error" : code}`);
+}
+
+function lockError(message: string): LockError {
+  return { kind: "error", message };
+}
+
+/** Run flock(1) on our fd: null when it locked, else busy or error. Resolves once, never rejects. */
+function runFlock(fd: number, bin: string, timeoutMs: number): Promise<FlockAnswer> {
+  const args = ["--exclusive", "--nonblock", "--conflict-exit-code", String(BUSY_EXIT), String(CHILD_FD)];
+  return new Promise((resolve) => {
+    let child: ChildProcess;
+    try {
+      child = spawn(bin, args, { stdio: ["ignore", "ignore", "pipe", fd] });
+    } catch (err: unknown) {
+      resolve(lockError(`flock(1) could not start: ${errMessage(err)}`));
+      return;
+    }
+    let stderr = "";
+    let settled = false;
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      settle(lockError(`flock(1) gave no answer within ${timeoutMs} ms`));
+    }, timeoutMs);
+    const settle = (value: FlockAnswer): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      resolve(value);
+    };
+    child.stderr?.setEncoding("utf8");
+    child.stderr?.on("data", (chunk: string) => {
+      if (stderr.length < STDERR_CAP) stderr += chunk.slice(0, STDERR_CAP - stderr.length);
+    });
+    child.on("error", (err) => {
+      settle(lockError(`flock(1) could not start: ${err.message}`));
+    });
+    child.on("close", (code, signal) => {
+      if (code === 0) settle(null);
+      else if (code === BUSY_EXIT) settle(BUSY);
+      else {
+        const status = code === null ? `signal ${signal ?? "?"}` : `status ${code}`;
+        const text = stderr.trim();
+        settle(lockError(`flock(1) exited with ${status}${text === "" ? "" : `: ${text}`}`));
+      }
+    });
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Process liveness (rule 6)
+
+/** Where /proc is: normally "/proc"; tests point it at a fake tree or the real /proc. */
+export interface ProcSource {
+  readonly root: string;
+}
+
+export type HostProcVisibility = "visible" | "not_visible";
+
+/** The host's PID namespace is visible when <root>/2/comm is "kthreadd" (kernel threads are only visible in the initial PID namespace). */
+export function hostProcVisibility(src: ProcSource): HostProcVisibility {
+  const comm = readProcFile(src.root, "2", "comm", 64);
+  return comm.kind === "ok" && comm.text.replace(/\n$/, "") === "kthreadd" ? "visible" : "not_visible";
+}
+
+export interface LivenessQuery {
+  readonly podId: string;
+  /** From process.json per container. */
+  readonly shims: readonly { readonly pid: number; readonly containerId: string }[];
+  /** agent.json ProxyPid (0 → none). */
+  readonly proxyPid: number | null;
+  /** hypervisor.json UUID. */
+  readonly hypervisorUuid: string | null;
+}
+
+export interface LiveProcess {
+  readonly pid: number;
+  readonly role: "shim" | "proxy" | "hypervisor";
+  /** Short, e.g. "cmdline names container <first 12 chars>"; never the cmdline (it may hold secrets). */
+  readonly evidence: string;
+}
+
+export type LivenessResult =
+  | { readonly kind: "checked"; readonly live: readonly LiveProcess[] }
+  /** Something could not be decided (e.g. a recorded PID exists but its cmdline cannot be read): skip the pod. */
+  | { readonly kind: "unverifiable"; readonly reason: string };
+
+/** Cap on one cmdline read; an argument past it is not seen (the IDs we look for come early). */
+const CMDLINE_CAP = 64 * 1024;
+/** PID_MAX_LIMIT on 64-bit Linux: no PID is larger. */
+const PID_MAX = 4_194_304;
+const ID_PREFIX = 12;
+
+type ProcRead =
+  | { readonly kind: "ok"; readonly text: string }
+  | { readonly kind: "gone" }
+  | { readonly kind: "unreadable"; readonly reason: string };
+
+const GONE = { kind: "gone" } as const;
+/** One scratch buffer for every read: the reads are synchronous, so never shared by two at once. */
+const scratch = Buffer.alloc(CMDLINE_CAP);
+
+/**
+ * Read <root>/<pid>/<name>: <root>/<pid> must be a directory (a symlink is never followed out
+ * of the tree), the file is opened with O_NOFOLLOW|O_NONBLOCK and must be a regular file, and
+ * at most `cap` bytes are read. A vanished process is "gone", not an error.
+ */
+function readProcFile(root: string, pid: string, name: string, cap: number): ProcRead {
+  const dir = join(root, pid);
+  try {
+    const st = lstatSync(dir, { throwIfNoEntry: false });
+    if (st === undefined) return GONE;
+    if (!st.isDirectory()) return { kind: "unreadable", reason: "not a directory" };
+  } catch (err: unknown) {
+    return procFailure(err);
+  }
+  let fd: number;
+  try {
+    fd = openSync(join(dir, name), OPEN_FLAGS);
+  } catch (err: unknown) {
+    return procFailure(err);
+  }
+  try {
+    if (!fstatSync(fd).isFile()) return { kind: "unreadable", reason: "not a regular file" };
+    const limit = Math.min(cap, scratch.length);
+    let len = 0;
+    while (len < limit) {
+      const n = readSync(fd, scratch, len, limit - len, null);
+      if (n === 0) break;
+      len += n;
+    }
+    return { kind: "ok", text: scratch.toString("utf8", 0, len) };
+  } catch (err: unknown) {
+    return procFailure(err);
+  } finally {
+    closeQuietly(fd);
+  }
+}
+
+function procFailure(err: unknown): ProcRead {
+  const code = errCode(err);
+  if (code === "ENOENT" || code === "ESRCH") return GONE;
+  return { kind: "unreadable", reason: code === "" ? "I/O error" : code };
+}
+
+/** NUL-separated arguments; an empty cmdline (zombie, kernel thread) has none. */
+function splitCmdline(text: string): string[] {
+  return text.split("\0").filter((a) => a !== "");
+}
+
+function validPid(pid: number): boolean {
+  return Number.isInteger(pid) && pid > 1 && pid <= PID_MAX;
+}
+
+/**
+ * One read of <root>/<pid>/cmdline for every numeric entry of <root>: used to find QEMU by
+ * `-uuid <UUID>` or `-name pod-<podId>`. Build once per GC run, reuse for all pods.
+ */
+export class ProcessTable {
+  private constructor(
+    private readonly args: ReadonlyMap<number, readonly string[]>,
+    /** PIDs present whose cmdline could not be read (sorted). */
+    readonly unreadable: readonly number[],
+    /** Why the table could not be listed at all, or null. */
+    readonly error: string | null,
+  ) {}
+
+  static read(src: ProcSource): ProcessTable {
+    let names: string[];
+    try {
+      names = readdirSync(src.root, { withFileTypes: true })
+        .filter((e) => e.isDirectory() && /^[1-9][0-9]*$/.test(e.name))
+        .map((e) => e.name);
+    } catch (err: unknown) {
+      const code = errCode(err);
+      return new ProcessTable(new Map(), [], `cannot list ${src.root}: ${code === "" ? "I/O error" : code}`);
+    }
+    const args = new Map<number, readonly string[]>();
+    const unreadable: number[] = [];
+    for (const name of names) {
+      const pid = Number(name);
+      if (!validPid(pid)) continue;
+      const r = readProcFile(src.root, name, "cmdline", CMDLINE_CAP);
+      if (r.kind === "ok") args.set(pid, splitCmdline(r.text));
+      else if (r.kind === "unreadable") unreadable.push(pid);
+    }
+    return new ProcessTable(
+      args,
+      unreadable.sort((a, b) => a - b),
+      null,
+    );
+  }
+
+  /** Number of processes whose cmdline was read. */
+  get size(): number {
+    return this.args.size;
+  }
+
+  /** PIDs (sorted) with some argument for which `test` holds. */
+  pidsWhere(test: (arg: string) => boolean): number[] {
+    const out: number[] = [];
+    for (const [pid, args] of this.args) if (args.some(test)) out.push(pid);
+    return out.sort((a, b) => a - b);
+  }
+}
+
+type PidCheck = LiveProcess | "not_live" | { readonly unverifiable: string };
+
+/** A recorded PID is alive when <root>/<pid> exists and some argument of its cmdline contains `needle`. */
+function checkRecorded(
+  src: ProcSource,
+  pid: number,
+  role: LiveProcess["role"],
+  needle: string,
+  evidence: string,
+): PidCheck {
+  if (!validPid(pid)) return "not_live";
+  const r = readProcFile(src.root, String(pid), "cmdline", CMDLINE_CAP);
+  if (r.kind === "gone") return "not_live";
+  if (r.kind === "unreadable")
+    return { unverifiable: `${role} PID ${pid} exists but its cmdline cannot be read (${r.reason})` };
+  if (needle === "")
+    return { unverifiable: `${role} PID ${pid} exists and there is no ID to match its cmdline against` };
+  // Any other cmdline is PID reuse (or an empty one: a zombie or kernel thread): not ours.
+  return splitCmdline(r.text).some((a) => a.includes(needle)) ? { pid, role, evidence } : "not_live";
+}
+
+/**
+ * What recorded in the pod is still running, per /proc at `src`:
+ * - a shim: its process.json PID exists and an argument contains the container ID
+ *   (cc-shim `-c <cid>`, kata-shim `-container <cid>`);
+ * - the proxy: agent.json ProxyPid exists and an argument contains the pod ID (its URL);
+ * - the hypervisor: any process with an argument containing the hypervisor.json UUID or
+ *   "pod-<podId>" (QEMU's PID is not stored), looked up in `table` (read now when omitted).
+ * An existing PID whose cmdline names something else is PID reuse: not alive. A PID that
+ * exists with an unreadable cmdline, a /proc that cannot be listed, or any process whose
+ * cmdline could not be read (it might be the QEMU) make the answer "unverifiable".
+ * Whether `src` shows the host's processes at all is hostProcVisibility's question.
+ */
+export function findLiveProcesses(q: LivenessQuery, src: ProcSource, table?: ProcessTable): LivenessResult {
+  if (q.podId === "") return { kind: "unverifiable", reason: "empty pod ID" };
+  const checks: PidCheck[] = q.shims.map((s) =>
+    checkRecorded(
+      src,
+      s.pid,
+      "shim",
+      s.containerId,
+      `cmdline names container ${s.containerId.slice(0, ID_PREFIX)}`,
+    ),
+  );
+  if (q.proxyPid !== null) {
+    checks.push(
+      checkRecorded(src, q.proxyPid, "proxy", q.podId, `cmdline names pod ${q.podId.slice(0, ID_PREFIX)}`),
+    );
+  }
+  const live: LiveProcess[] = [];
+  for (const c of checks) {
+    if (c === "not_live") continue;
+    if ("unverifiable" in c) return { kind: "unverifiable", reason: c.unverifiable };
+    live.push(c);
+  }
+  const procs = table ?? ProcessTable.read(src);
+  if (procs.error !== null) return { kind: "unverifiable", reason: procs.error };
+  if (procs.unreadable.length > 0) {
+    const n = procs.unreadable.length;
+    return {
+      kind: "unverifiable",
+      reason: `${n} process${n === 1 ? "" : "es"} with an unreadable cmdline (first PID ${procs.unreadable[0] ?? 0}) may be the hypervisor`,
+    };
+  }
+  live.push(...hypervisors(q, procs));
+  return { kind: "checked", live: sortLive(live) };
+}
+
+function hypervisors(q: LivenessQuery, procs: ProcessTable): LiveProcess[] {
+  const uuid = q.hypervisorUuid ?? "";
+  const name = `pod-${q.podId}`;
+  const found = new Map<number, LiveProcess>();
+  if (uuid !== "") {
+    const evidence = `cmdline names hypervisor UUID ${uuid.slice(0, 8)}`;
+    for (const pid of procs.pidsWhere((a) => a.includes(uuid)))
+      found.set(pid, { pid, role: "hypervisor", evidence });
+  }
+  const evidence = `cmdline names pod-${q.podId.slice(0, ID_PREFIX)}`;
+  for (const pid of procs.pidsWhere((a) => a.includes(name))) {
+    if (!found.has(pid)) found.set(pid, { pid, role: "hypervisor", evidence });
+  }
+  return [...found.values()];
+}
+
+const ROLE_ORDER: Readonly<Record<LiveProcess["role"], number>> = { hypervisor: 0, proxy: 1, shim: 2 };
+
+/** By PID then role; one entry per (PID, role). */
+function sortLive(live: readonly LiveProcess[]): LiveProcess[] {
+  const seen = new Set<string>();
+  return [...live]
+    .sort((a, b) => a.pid - b.pid || ROLE_ORDER[a.role] - ROLE_ORDER[b.role])
+    .filter((p) => {
+      const key = `${p.pid}/${p.role}`;
+      if (seen.has(key)) return false;
+      seen.add(key);
+      return true;
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Mounts (rule 7)
+
+/** Mount points, unescaped (\040 \011 \012 \134 octal escapes), sorted, unique. */
+export interface MountTable {
+  readonly mountPoints: readonly string[];
+}
+
+/** Cap on a mountinfo file: a truncated table could hide a mount, so a larger one is an error. */
+const MOUNTINFO_CAP = 32 * 1024 * 1024;
+
+/**
+ * Parse /proc/<pid>/mountinfo (proc(5)):
+ * `<id> <parent> <major:minor> <root> <mount point> <options> [optional...] - <fstype> <source> <super options>`.
+ * Pure; a malformed line is skipped.
+ */
+export function parseMountinfo(text: string): MountTable {
+  const points = new Set<string>();
+  for (const line of text.split("\n")) {
+    const point = mountPointOf(line);
+    if (point !== null) points.add(point);
+  }
+  return { mountPoints: [...points].sort() };
+}
+
+function mountPointOf(line: string): string | null {
+  const f = line.split(" ");
+  const sep = f.indexOf("-", 6);
+  if (sep < 0 || f.length < sep + 3) return null;
+  const [id, parent, devno, , point] = f;
+  if (!/^\d+$/.test(id ?? "") || !/^\d+$/.test(parent ?? "") || !/^\d+:\d+$/.test(devno ?? "")) return null;
+  if (point === undefined || !point.startsWith("/")) return null;
+  return point.replace(/\\([0-7]{3})/g, (_, oct: string) => String.fromCharCode(parseInt(oct, 8)));
+}
+
+/** Read and parse a mountinfo file (O_NOFOLLOW on the last component, O_NONBLOCK, size-capped). */
+export function readMountTable(path: string): MountTable | { readonly error: string } {
+  let fd: number;
+  try {
+    fd = openSync(path, OPEN_FLAGS);
+  } catch (err: unknown) {
+    return { error: `${path}: ${errCode(err) || "I/O error"}` };
+  }
+  try {
+    if (!fstatSync(fd).isFile()) return { error: `${path}: not a regular file` };
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for (;;) {
+      const n = readSync(fd, scratch, 0, scratch.length, null);
+      if (n === 0) break;
+      total += n;
+      if (total > MOUNTINFO_CAP) return { error: `${path}: larger than ${MOUNTINFO_CAP} bytes` };
+      chunks.push(Buffer.from(scratch.subarray(0, n)));
+    }
+    return parseMountinfo(Buffer.concat(chunks).toString("utf8"));
+  } catch (err: unknown) {
+    return { error: `${path}: ${errCode(err) || "I/O error"}` };
+  } finally {
+    closeQuietly(fd);
+  }
+}
+
+/**
+ * Mount points equal to or below any of `dirs` (path prefix with a "/" boundary: "/a/b" is
+ * not under "/a/bc"), sorted. `dirs` must be in the same namespace as the table (a host
+ * table names host paths, not <hostRoot>/...).
+ */
+export function mountsUnder(table: MountTable, dirs: readonly string[]): string[] {
+  const roots = dirs.filter((d) => d.startsWith("/")).map((d) => posix.normalize(d).replace(/(.)\/+$/, "$1"));
+  const out = new Set<string>();
+  for (const m of table.mountPoints) {
+    if (roots.some((d) => m === d || m.startsWith(d === "/" ? "/" : `${d}/`))) out.add(m);
+  }
+  return [...out].sort();
+}
+
+// ---------------------------------------------------------------------------------------------
+
+function errCode(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return typeof code === "string" ? code : "";
+}
+
+function errMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function closeQuietly(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch {
+    // EBADF cannot happen (each fd is closed once); nothing useful to do with EIO on close.
+  }
+}
