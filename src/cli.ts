@@ -11,6 +11,7 @@ const USAGE = `Usage: virtcontainers-exporter <command> [flags]
 Commands:
   serve    serve Prometheus metrics (the default when no command is given)
   scan     print one snapshot of the virtcontainers state trees (table or JSON)
+  gc       garbage-collect orphan pod state once, from a shell (--dry-run to only report)
 
 Run 'virtcontainers-exporter <command> --help' for its flags. --version prints the version.`;
 
@@ -31,6 +32,13 @@ async function loadCommand(name: string): Promise<{ run: Command; usage: string 
         import("./config/serve-config.js"),
       ]);
       return { run: runServe, usage: SERVE_USAGE };
+    }
+    case "gc": {
+      const [{ runGc }, { GC_USAGE }] = await Promise.all([
+        import("./commands/gc.js"),
+        import("./config/gc-config.js"),
+      ]);
+      return { run: runGc, usage: GC_USAGE };
     }
     default:
       return null;

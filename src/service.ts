@@ -2,9 +2,17 @@
  * The exporter service: scanner + watcher + rendered-output cache, with an explicit
  * lifecycle. The constructor does nothing active; start() runs the first scan.
  */
+import { GcRunner, type ProcessChecks, type RunReport } from "./gc/runner.js";
+import type { GcPolicy } from "./gc/plan.js";
+import type { KubeApi } from "./kube/api.js";
+import { enrichSnapshot } from "./kube/enrich.js";
+import { Kubernetes, type KubernetesOptions } from "./kube/kubernetes.js";
+import { matchPods, type PodMatch } from "./kube/match.js";
 import type { Logger } from "./log.js";
 import { ExpositionCache } from "./metrics/cache.js";
 import { SNAPSHOT_COLLECTORS } from "./metrics/collectors/index.js";
+import type { RenderContext } from "./metrics/exposition.js";
+import { GcMetrics } from "./metrics/gc.js";
 import { SelfMetrics } from "./metrics/self.js";
 import { Scanner } from "./scan/scanner.js";
 import { allProblems, type Snapshot } from "./scan/snapshot.js";
@@ -22,6 +30,21 @@ export interface ServiceOptions {
   /** Watcher timings (tests shorten them). */
   readonly debounceMs?: number;
   readonly rootCheckMs?: number;
+  /** The Kubernetes pod view; null or absent: off. */
+  readonly kubernetes?: KubernetesServiceOptions | null;
+  /** Garbage collection (needs `kubernetes`); null or absent, or mode off: no GC runs. */
+  readonly gc?: GcServiceOptions | null;
+}
+
+export interface KubernetesServiceOptions extends Pick<KubernetesOptions, "clock" | "view" | "nodeRetryMs"> {
+  readonly api: KubeApi;
+}
+
+export interface GcServiceOptions {
+  readonly policy: GcPolicy;
+  readonly intervalMs: number;
+  readonly processChecks: ProcessChecks;
+  readonly procRoot: string;
 }
 
 export class ExporterService {
@@ -34,14 +57,59 @@ export class ExporterService {
   private current: Snapshot | null = null;
   private stopped = false;
   private watchSynced = false;
+  readonly kube: Kubernetes | null;
+  readonly gc: GcRunner | null;
+  private context: RenderContext = { matches: null };
+  private matchTimer: NodeJS.Timeout | null = null;
+  private gcRunning: Promise<RunReport | null> | null = null;
 
   constructor(private readonly opts: ServiceOptions) {
     this.self = new SelfMetrics(opts.nodeName);
+    const kubeOpts = opts.kubernetes ?? null;
     this.cache = new ExpositionCache(
-      SNAPSHOT_COLLECTORS.filter((c) => opts.collectors.includes(c.name)),
+      SNAPSHOT_COLLECTORS.filter(
+        (c) => opts.collectors.includes(c.name) && (kubeOpts !== null || c.needsKubernetes !== true),
+      ),
       this.self,
     );
     this.scanner = new Scanner({ hostRoot: opts.hostRoot, maxFileBytes: opts.maxFileBytes });
+    this.kube =
+      kubeOpts === null
+        ? null
+        : new Kubernetes({
+            ...kubeOpts,
+            nodeName: opts.nodeName,
+            log: opts.log,
+            registry: this.self.registry,
+            onChange: () => {
+              this.scheduleMatch();
+            },
+          });
+    const gcOpts = opts.gc ?? null;
+    const gcMetrics = new GcMetrics(this.self.registry, gcOpts?.policy.mode ?? "off");
+    this.gc =
+      gcOpts === null || gcOpts.policy.mode === "off" || kubeOpts === null
+        ? null
+        : new GcRunner({
+            hostRoot: opts.hostRoot,
+            procRoot: gcOpts.procRoot,
+            processChecks: gcOpts.processChecks,
+            policy: gcOpts.policy,
+            api: kubeOpts.api,
+            nodeName: opts.nodeName,
+            log: opts.log.child({ component: "gc" }),
+            metrics: gcMetrics,
+            rescan: async (podId) => {
+              const snapshot = await this.scanner.scanPods([podId]);
+              this.apply(snapshot);
+              return snapshot.pods.find((p) => p.id === podId) ?? null;
+            },
+          });
+  }
+
+  /** The current Kubernetes matches (one per snapshot pod), or null with Kubernetes off. */
+  get matches(): readonly PodMatch[] | null {
+    return this.context.matches;
   }
 
   get ready(): boolean {
@@ -54,6 +122,7 @@ export class ExporterService {
 
   /** Resolves once changes are followed: /readyz turns ready after the first scan, before that. */
   async start(): Promise<void> {
+    this.kube?.start();
     await this.run("full", () => this.scanner.scan());
     if (this.opts.watch === "inotify") {
       await this.startWatcher();
@@ -65,13 +134,78 @@ export class ExporterService {
     } else this.startPolling("--watch polling");
     if (this.stopped) return;
     this.every(this.opts.resyncIntervalMs, () => this.run("full", () => this.scanner.scan()));
+    // Freshness changes with time alone (a view with no contact goes stale): match again often.
+    if (this.kube !== null) {
+      this.every(5000, () => {
+        if (this.current !== null) this.render(this.current);
+        return Promise.resolve();
+      });
+    }
+    const gcOpts = this.opts.gc;
+    if (this.gc !== null && gcOpts) {
+      this.every(gcOpts.intervalMs, async () => {
+        await this.runGc();
+      });
+    }
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
-    await this.watcher?.stop();
+    if (this.matchTimer !== null) clearTimeout(this.matchTimer);
+    await Promise.all([this.watcher?.stop(), this.kube?.stop(), this.gcRunning]);
+  }
+
+  /**
+   * One GC run over the current snapshot (runs never overlap: a call during a run waits for it).
+   * Null when GC is off or before the first scan.
+   */
+  async runGc(): Promise<RunReport | null> {
+    if (this.gcRunning !== null) return this.gcRunning;
+    const run = async (): Promise<RunReport | null> => {
+      const gc = this.gc;
+      const kube = this.kube;
+      const snapshot = this.current;
+      if (gc === null || kube === null || snapshot === null || this.stopped) return null;
+      const pods = kube.pods();
+      const report = await gc.run({
+        snapshot,
+        matches: matchPods({ snapshot, pods }),
+        viewUsable: pods !== null,
+        node: kube.confirmedNode,
+      });
+      if (report.decisions.some((d) => d.outcome === "deleted"))
+        await this.run("full", () => this.scanner.scan());
+      return report;
+    };
+    this.gcRunning = run().finally(() => {
+      this.gcRunning = null;
+    });
+    return this.gcRunning;
+  }
+
+  /** Kubernetes changed: match again soon (changes come in bursts). */
+  private scheduleMatch(): void {
+    if (this.matchTimer !== null || this.stopped) return;
+    this.matchTimer = setTimeout(() => {
+      this.matchTimer = null;
+      if (this.current !== null) this.render(this.current);
+    }, 100);
+    this.matchTimer.unref();
+  }
+
+  /** Match (with Kubernetes on) and render the snapshot. */
+  private render(snapshot: Snapshot): void {
+    let ctx = this.context;
+    if (this.kube !== null) {
+      const matches = matchPods({ snapshot, pods: this.kube.pods() });
+      if (!sameMatches(ctx.matches, matches)) ctx = { matches };
+    }
+    this.context = ctx;
+    for (const f of this.cache.update(enrichSnapshot(snapshot, ctx.matches), ctx)) {
+      this.opts.log.error({ collector: f.collector, err: f.error }, "collector failed");
+    }
   }
 
   private startWatcher(): Promise<void> {
@@ -128,9 +262,7 @@ export class ExporterService {
   private apply(snapshot: Snapshot): void {
     this.self.recordScan(snapshot.stats, snapshot.takenAt);
     this.countNewProblems(snapshot);
-    for (const f of this.cache.update(snapshot)) {
-      this.opts.log.error({ collector: f.collector, err: f.error }, "collector failed");
-    }
+    this.render(snapshot);
     this.current = snapshot;
     this.opts.log.debug({ stats: snapshot.stats, pods: snapshot.pods.length }, "snapshot updated");
     this.followWatches(snapshot);
@@ -159,4 +291,23 @@ export class ExporterService {
     }
     this.problemKeys = keys;
   }
+}
+
+function sameMatches(a: readonly PodMatch[] | null, b: readonly PodMatch[]): boolean {
+  if (a === null || a.length !== b.length) return false;
+  return a.every((m, i) => {
+    const n = b[i];
+    return (
+      n !== undefined &&
+      m.podId === n.podId &&
+      m.status === n.status &&
+      m.reason === n.reason &&
+      m.namespace === n.namespace &&
+      m.name === n.name &&
+      m.uid === n.uid &&
+      m.owner?.uid === n.owner?.uid &&
+      m.owner?.namespace === n.owner?.namespace &&
+      m.owner?.name === n.owner?.name
+    );
+  });
 }

@@ -1,11 +1,12 @@
 /** `virtcontainers-exporter serve` (the default): wiring only. */
 import type { AddressInfo } from "node:net";
 import { createServer, type Server } from "node:http";
-import { loadServeConfig } from "../config/serve-config.js";
+import { loadServeConfig, type ServeConfig } from "../config/serve-config.js";
+import { ConfigError } from "../config/values.js";
 import { createApp } from "../http/app.js";
-import { createLogger } from "../log.js";
+import { createLogger, type Logger } from "../log.js";
 import { checkHostRoot } from "../scan/scanner.js";
-import { ExporterService } from "../service.js";
+import { ExporterService, type KubernetesServiceOptions } from "../service.js";
 
 export async function runServe(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
   const config = loadServeConfig(argv, env);
@@ -14,7 +15,12 @@ export async function runServe(argv: readonly string[], env: NodeJS.ProcessEnv):
   checkHostRoot(config.hostRoot);
   const log = createLogger(config.logLevel);
   log.info({ config }, "starting");
-  const service = new ExporterService({ ...config, log });
+  const service = new ExporterService({
+    ...config,
+    log,
+    kubernetes: await kubernetesOptions(config, log),
+    gc: { ...config.gc, policy: config.gc },
+  });
   const app = createApp(
     {
       get ready() {
@@ -55,6 +61,35 @@ export async function runServe(argv: readonly string[], env: NodeJS.ProcessEnv):
   await service.start();
   log.info({ pods: service.snapshot?.pods.length ?? 0 }, "first scan done; ready");
   return stopped;
+}
+
+/** The API client, loaded only when the pod view is on (so `--kubernetes off` never loads it). */
+async function kubernetesOptions(config: ServeConfig, log: Logger): Promise<KubernetesServiceOptions | null> {
+  if (config.kubernetes === "off") return null;
+  if (config.kubeconfig === null) {
+    log.warn(
+      "--kubernetes auto: no --kubeconfig, no in-cluster service account and no KUBECONFIG; the Kubernetes pod view is off",
+    );
+    return null;
+  }
+  const { ClientNodeApi, loadKubeConfig } = await import("../kube/client.js");
+  let kc;
+  try {
+    kc = loadKubeConfig(config.kubeconfig);
+  } catch (err: unknown) {
+    throw new ConfigError(`Kubernetes configuration: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  log.info(
+    { source: config.kubeconfig.kind, server: kc.getCurrentCluster()?.server },
+    "Kubernetes pod view on",
+  );
+  return {
+    api: new ClientNodeApi(kc, {
+      nodeName: config.nodeName,
+      requestTimeoutMs: 30_000,
+      component: "virtcontainers-exporter",
+    }),
+  };
 }
 
 function listen(server: Server, host: string, port: number): Promise<void> {

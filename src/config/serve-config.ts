@@ -3,12 +3,28 @@
  * given on the command line wins. Validated once into a frozen object; this module and
  * scan-config.ts are the only readers of process.env.
  */
+import { existsSync } from "node:fs";
 import { hostname } from "node:os";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { COLLECTOR_NAMES } from "../metrics/collectors/index.js";
 import { DEFAULT_MAX_FILE_BYTES } from "../scan/scanner.js";
-import { ConfigError, parseBytes, parseDuration, parseEnum, parseListen, parsePath } from "./values.js";
+import type { GcMode } from "../gc/plan.js";
+import type { ProcessChecks } from "../gc/runner.js";
+import type { KubeConfigSource } from "../kube/client.js";
+import {
+  ConfigError,
+  parseBytes,
+  parseDuration,
+  parseEnum,
+  parseFraction,
+  parseInteger,
+  parseListen,
+  parsePath,
+} from "./values.js";
+
+/** Where a pod running with a service account finds its token. */
+export const IN_CLUSTER_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token";
 
 export const DEFAULT_PORT = 10482;
 export const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
@@ -21,9 +37,22 @@ export interface ServeConfig {
   readonly pollIntervalMs: number;
   readonly watch: "inotify" | "polling";
   readonly kubernetes: "auto" | "off";
+  /** With --kubernetes auto: where the API configuration comes from; null when none was found. */
+  readonly kubeconfig: KubeConfigSource | null;
+  readonly gc: GcConfig;
   readonly logLevel: (typeof LOG_LEVELS)[number];
   readonly maxFileBytes: number;
   readonly collectors: readonly string[];
+}
+
+export interface GcConfig {
+  readonly mode: GcMode;
+  readonly intervalMs: number;
+  readonly graceMs: number;
+  readonly maxDeletionsPerRun: number;
+  readonly maxOrphanFraction: number;
+  readonly processChecks: ProcessChecks;
+  readonly procRoot: string;
 }
 
 interface FlagSpec {
@@ -60,7 +89,50 @@ export const SERVE_FLAGS: readonly FlagSpec[] = [
     def: "inotify",
     help: "inotify (file events) or polling (periodic rescans only)",
   },
-  { flag: "kubernetes", env: "VCE_KUBERNETES", def: "off", help: "auto or off: the Kubernetes pod view" },
+  {
+    flag: "kubernetes",
+    env: "VCE_KUBERNETES",
+    def: "auto",
+    help: "auto or off: the Kubernetes pod view (auto: --kubeconfig, else in-cluster, else KUBECONFIG)",
+  },
+  {
+    flag: "kubeconfig",
+    env: "VCE_KUBECONFIG",
+    def: "(none)",
+    help: "kubeconfig file for the Kubernetes API",
+  },
+  {
+    flag: "gc",
+    env: "VCE_GC",
+    def: "off",
+    help: "off, dry-run or on: garbage collection of orphan pod state",
+  },
+  { flag: "gc-interval", env: "VCE_GC_INTERVAL", def: "1m", help: "time between GC runs" },
+  {
+    flag: "gc-grace",
+    env: "VCE_GC_GRACE",
+    def: "10m",
+    help: "an orphan must be one, and its newest file this old, before GC deletes it",
+  },
+  {
+    flag: "gc-max-deletions-per-run",
+    env: "VCE_GC_MAX_DELETIONS_PER_RUN",
+    def: "5",
+    help: "GC deletes at most this many pods per run",
+  },
+  {
+    flag: "gc-max-orphan-fraction",
+    env: "VCE_GC_MAX_ORPHAN_FRACTION",
+    def: "0.5",
+    help: "GC deletes nothing when orphans / Kubernetes pods is above this",
+  },
+  {
+    flag: "gc-process-checks",
+    env: "VCE_GC_PROCESS_CHECKS",
+    def: "auto",
+    help: "auto, required or off: GC checks the pod's processes in the host's /proc (hostPID)",
+  },
+  { flag: "proc-root", env: "VCE_PROC_ROOT", def: "/proc", help: "the proc filesystem GC reads" },
   { flag: "log-level", env: "VCE_LOG_LEVEL", def: "info", help: "debug, info, warn or error" },
   { flag: "max-file-size", env: "VCE_MAX_FILE_SIZE", def: "16Mi", help: "refuse larger state files unread" },
 ];
@@ -119,9 +191,12 @@ export function loadServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv)
     throw new ConfigError(`--node-name: "${nodeName}" is not a valid Kubernetes node name`);
   }
   const kubernetes = parseEnum("--kubernetes", val("kubernetes"), ["auto", "off"] as const);
-  if (kubernetes === "auto") {
+  const kubeconfigFlag = get("kubeconfig", "VCE_KUBECONFIG", "");
+  const kubeconfig = kubernetes === "off" ? null : kubeConfigSource(kubeconfigFlag, env);
+  const gc = loadGcConfig(val);
+  if (gc.mode !== "off" && kubeconfig === null) {
     throw new ConfigError(
-      "--kubernetes: auto (the Kubernetes pod view) is not available in this version; use off",
+      `--gc ${gc.mode}: garbage collection needs the Kubernetes pod view (--kubernetes auto with --kubeconfig, in-cluster config or KUBECONFIG)${kubernetes === "off" ? "" : "; none was found"}`,
     );
   }
   return Object.freeze({
@@ -132,12 +207,57 @@ export function loadServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv)
     pollIntervalMs,
     watch: parseEnum("--watch", val("watch"), ["inotify", "polling"] as const),
     kubernetes,
+    kubeconfig,
+    gc,
     logLevel: parseEnum("--log-level", val("log-level"), LOG_LEVELS),
     maxFileBytes: parseBytes(
       "--max-file-size",
       val("max-file-size").replace(/^16Mi$/, String(DEFAULT_MAX_FILE_BYTES)),
     ),
     collectors: Object.freeze(collectors),
+  });
+}
+
+/**
+ * --kubeconfig PATH when given, else the in-cluster service account, else KUBECONFIG (its first
+ * existing file); null when there is none.
+ */
+export function kubeConfigSource(flag: string, env: NodeJS.ProcessEnv): KubeConfigSource | null {
+  if (flag !== "") {
+    if (!existsSync(flag)) throw new ConfigError(`--kubeconfig: ${flag} does not exist`);
+    return { kind: "file", path: flag };
+  }
+  if (
+    (env.KUBERNETES_SERVICE_HOST ?? "") !== "" &&
+    (env.KUBERNETES_SERVICE_PORT ?? "") !== "" &&
+    existsSync(IN_CLUSTER_TOKEN)
+  ) {
+    return { kind: "in-cluster" };
+  }
+  const fromEnv = (env.KUBECONFIG ?? "").split(":").find((p) => p !== "" && existsSync(p));
+  return fromEnv === undefined ? null : { kind: "file", path: fromEnv };
+}
+
+function loadGcConfig(val: (flag: string) => string): GcConfig {
+  const intervalMs = parseDuration("--gc-interval", val("gc-interval"));
+  if (intervalMs < 1000) throw new ConfigError("--gc-interval: must be at least 1s");
+  return Object.freeze({
+    mode: parseEnum("--gc", val("gc"), ["off", "dry-run", "on"] as const),
+    intervalMs,
+    graceMs: parseDuration("--gc-grace", val("gc-grace").replace(/^0$/, "0s")),
+    maxDeletionsPerRun: parseInteger(
+      "--gc-max-deletions-per-run",
+      val("gc-max-deletions-per-run"),
+      1,
+      10_000,
+    ),
+    maxOrphanFraction: parseFraction("--gc-max-orphan-fraction", val("gc-max-orphan-fraction")),
+    processChecks: parseEnum("--gc-process-checks", val("gc-process-checks"), [
+      "auto",
+      "required",
+      "off",
+    ] as const),
+    procRoot: resolve(parsePath("--proc-root", val("proc-root"))),
   });
 }
 

@@ -10,7 +10,14 @@
 import { constants, crc32, deflateRaw as deflateRawCb, deflateRawSync } from "node:zlib";
 import { promisify } from "node:util";
 import type { Snapshot } from "../scan/snapshot.js";
-import { partsToBuffer, renderFamilyParts, type Collector, type RenderMemo } from "./exposition.js";
+import {
+  NO_CONTEXT,
+  partsToBuffer,
+  renderFamilyParts,
+  type Collector,
+  type RenderContext,
+  type RenderMemo,
+} from "./exposition.js";
 import type { SelfMetrics } from "./self.js";
 
 const deflateRaw = promisify(deflateRawCb);
@@ -51,6 +58,7 @@ export class ExpositionCache {
   private compressed: Promise<CompressedHead> | null = null;
   private generation = 0;
   private rendered: Snapshot | null = null;
+  private renderedContext: RenderContext | null = null;
   /** Per family, the lines rendered for each pod record (unchanged pods keep their record). */
   private readonly memos = new Map<string, RenderMemo>();
 
@@ -60,17 +68,22 @@ export class ExpositionCache {
     private readonly now: () => number = () => performance.now(),
   ) {}
 
-  /** Render a new snapshot. Returns the collectors that failed (already reported in metrics). */
-  update(snapshot: Snapshot): CollectorFailure[] {
-    if (this.rendered !== null && sameContent(this.rendered, snapshot)) return [];
+  /**
+   * Render a new snapshot (and context: a new context object means new content). Returns the
+   * collectors that failed (already reported in metrics).
+   */
+  update(snapshot: Snapshot, ctx: RenderContext = NO_CONTEXT): CollectorFailure[] {
+    if (this.rendered !== null && ctx === this.renderedContext && sameContent(this.rendered, snapshot))
+      return [];
     this.rendered = snapshot;
+    this.renderedContext = ctx;
     const parts: string[] = [];
     const failures: CollectorFailure[] = [];
     for (const c of this.collectors) {
       const started = this.now();
       try {
         const own: string[] = [];
-        for (const f of c.families) renderFamilyParts(f, snapshot, own, this.memo(f.name));
+        for (const f of c.families) renderFamilyParts(f, snapshot, own, this.memo(f.name), ctx);
         for (const part of own) parts.push(part); // no spread: tens of thousands of parts
         this.self.collectorSuccess.set({ collector: c.name }, 1);
       } catch (error: unknown) {

@@ -2,6 +2,7 @@
  * Metric families as data (kube-state-metrics style): a name, help, type and a pure
  * generator of samples from a Snapshot. Rendered to Prometheus text format 0.0.4.
  */
+import type { PodMatch } from "../kube/match.js";
 import type { PodRecord, Snapshot } from "../scan/snapshot.js";
 
 export type MetricType = "gauge" | "counter";
@@ -25,9 +26,17 @@ export interface PodFamily extends FamilyBase {
   readonly perPod: (p: PodRecord) => Iterable<Sample>;
 }
 
-/** A family computed from the whole snapshot (node totals). */
+/** What a render sees besides the snapshot: the Kubernetes matches, when the pod view is on. */
+export interface RenderContext {
+  /** One per snapshot pod, in snapshot order; null when Kubernetes is off. */
+  readonly matches: readonly PodMatch[] | null;
+}
+
+export const NO_CONTEXT: RenderContext = { matches: null };
+
+/** A family computed from the whole snapshot (node totals), or from the render context. */
 export interface NodeFamily extends FamilyBase {
-  readonly samples: (s: Snapshot) => Iterable<Sample>;
+  readonly samples: (s: Snapshot, ctx: RenderContext) => Iterable<Sample>;
 }
 
 export type Family = PodFamily | NodeFamily;
@@ -39,6 +48,8 @@ export interface Collector {
   /** One word: the collector's flag (--collector.<name>) and its `collector` label. */
   readonly name: string;
   readonly families: readonly Family[];
+  /** Rendered only when the Kubernetes pod view is on. */
+  readonly needsKubernetes?: boolean;
 }
 
 export function escapeLabelValue(v: string): string {
@@ -78,10 +89,16 @@ function renderSamples(name: string, samples: Iterable<Sample>): string {
  * `memo` when the pod's record was rendered before). Throws only on a bug in a generator
  * (caught per collector by the caller).
  */
-export function renderFamilyParts(f: Family, s: Snapshot, out: string[], memo?: RenderMemo): void {
+export function renderFamilyParts(
+  f: Family,
+  s: Snapshot,
+  out: string[],
+  memo?: RenderMemo,
+  ctx: RenderContext = NO_CONTEXT,
+): void {
   out.push(`# HELP ${f.name} ${escapeHelp(f.help)}\n# TYPE ${f.name} ${f.type}\n`);
   if (!("perPod" in f)) {
-    out.push(renderSamples(f.name, f.samples(s)));
+    out.push(renderSamples(f.name, f.samples(s, ctx)));
     return;
   }
   for (const p of s.pods) {
@@ -95,9 +112,9 @@ export function renderFamilyParts(f: Family, s: Snapshot, out: string[], memo?: 
 }
 
 /** One family's text. */
-export function renderFamily(f: Family, s: Snapshot, memo?: RenderMemo): string {
+export function renderFamily(f: Family, s: Snapshot, memo?: RenderMemo, ctx?: RenderContext): string {
   const out: string[] = [];
-  renderFamilyParts(f, s, out, memo);
+  renderFamilyParts(f, s, out, memo, ctx);
   return out.join("");
 }
 

@@ -87,13 +87,25 @@ describe("serve: usage errors", () => {
     );
   });
 
-  it("--kubernetes auto is refused with a clear message", () => {
-    const r = run(["serve", "--host-root", hostRoot, "--kubernetes", "auto"]);
+  it("--gc on without any Kubernetes configuration is refused with a clear message", () => {
+    const env = { ...childEnv(), KUBECONFIG: "", KUBERNETES_SERVICE_HOST: "" };
+    const r = run(["serve", "--host-root", hostRoot, "--gc", "on"], env);
     expect(r.code).toBe(2);
     expect(r.stdout).toBe("");
     expect(r.stderr).toBe(
-      "virtcontainers-exporter: --kubernetes: auto (the Kubernetes pod view) is not available in this version; use off\n",
+      "virtcontainers-exporter: --gc on: garbage collection needs the Kubernetes pod view (--kubernetes auto with --kubeconfig, in-cluster config or KUBECONFIG); none was found\n",
     );
+    const off = run(["serve", "--host-root", hostRoot, "--gc", "dry-run", "--kubernetes", "off"], env);
+    expect(off.code).toBe(2);
+    expect(off.stderr).toMatch(
+      /^virtcontainers-exporter: --gc dry-run: garbage collection needs the Kubernetes pod view/,
+    );
+  });
+
+  it("a --kubeconfig that does not exist is refused", () => {
+    const r = run(["serve", "--host-root", hostRoot, "--kubeconfig", join(hostRoot, "nope.yaml")]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^virtcontainers-exporter: --kubeconfig: .*nope\.yaml does not exist\n$/);
   });
 
   it("a host root that does not exist stops it at start with one line and exit 1", () => {

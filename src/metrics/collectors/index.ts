@@ -2,6 +2,7 @@
 import type { Collector } from "../exposition.js";
 import { containersCollector } from "./containers.js";
 import { devicesCollector } from "./devices.js";
+import { kubernetesCollector } from "./kubernetes.js";
 import { podsCollector } from "./pods.js";
 import { problemsCollector } from "./problems.js";
 
@@ -10,5 +11,6 @@ export const SNAPSHOT_COLLECTORS: readonly Collector[] = [
   containersCollector,
   devicesCollector,
   problemsCollector,
+  kubernetesCollector,
 ];
 export const COLLECTOR_NAMES: readonly string[] = SNAPSHOT_COLLECTORS.map((c) => c.name);

@@ -1,6 +1,6 @@
 import { ExpositionCache } from "../../../src/metrics/cache.js";
 import { SNAPSHOT_COLLECTORS } from "../../../src/metrics/collectors/index.js";
-import { renderFamily } from "../../../src/metrics/exposition.js";
+import { renderFamily, type RenderContext } from "../../../src/metrics/exposition.js";
 import { Scanner } from "../../../src/scan/scanner.js";
 import type { Snapshot } from "../../../src/scan/snapshot.js";
 
@@ -10,9 +10,14 @@ export async function scanTree(hostRoot: string): Promise<Snapshot> {
   return new Scanner({ hostRoot }).scan();
 }
 
-/** The snapshot part of the exposition (no self or process metrics, which vary by run). */
-export function renderSnapshot(s: Snapshot): string {
-  return SNAPSHOT_COLLECTORS.flatMap((c) => c.families.map((f) => renderFamily(f, s))).join("");
+/**
+ * The snapshot part of the exposition (no self or process metrics, which vary by run). Without
+ * a context, as with Kubernetes off: the kubernetes collector is left out.
+ */
+export function renderSnapshot(s: Snapshot, ctx?: RenderContext): string {
+  return SNAPSHOT_COLLECTORS.filter((c) => ctx !== undefined || c.needsKubernetes !== true)
+    .flatMap((c) => c.families.map((f) => renderFamily(f, s, undefined, ctx)))
+    .join("");
 }
 
 /** Order-insensitive form: sample lines with their labels sorted, the lines sorted. */

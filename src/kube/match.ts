@@ -1,0 +1,166 @@
+/**
+ * The matcher (pure): which Kubernetes pod of this node, if any, owns each virtcontainers pod.
+ *
+ *   matched    a pod of this node owns it (by pod UID, else container IDs, else namespace/name)
+ *   orphan     it belongs to Kubernetes (or is a run-only leftover) and no pod of this node owns it
+ *   unmanaged  its files are readable and carry no Kubernetes identity (plain Docker, podman)
+ *   unknown    not decidable: the pod view is not synced and fresh, the identity is unreadable,
+ *              a tree is unreadable, or a pod of this node still has containers without IDs
+ *              that could be this one
+ */
+import type { Identity } from "../format/identity.js";
+import type { PodRecord, Snapshot } from "../scan/snapshot.js";
+import type { KubePod } from "./pods.js";
+
+export type MatchStatus = "matched" | "orphan" | "unmanaged" | "unknown";
+export const MATCH_STATUSES: readonly MatchStatus[] = ["matched", "orphan", "unmanaged", "unknown"];
+
+/** Why: a bounded code, logged and used in GC evidence. */
+export type MatchReason =
+  | "uid"
+  | "container_id"
+  | "name"
+  | "uid_not_found"
+  | "no_owner"
+  | "no_config"
+  | "no_kubernetes_identity"
+  | "view_not_synced"
+  | "identity_unreadable"
+  | "tree_unreadable"
+  | "pods_without_container_ids";
+
+export interface PodMatch {
+  readonly podId: string;
+  readonly status: MatchStatus;
+  readonly reason: MatchReason;
+  /** The owning pod when matched. */
+  readonly owner: KubePod | null;
+  /** Kubernetes identity from the files (any container's, the sandbox's first). */
+  readonly namespace: string | null;
+  readonly name: string | null;
+  readonly uid: string | null;
+}
+
+export interface PodIndex {
+  readonly byUid: ReadonlyMap<string, KubePod>;
+  readonly byContainerId: ReadonlyMap<string, KubePod>;
+  readonly byName: ReadonlyMap<string, KubePod>;
+  readonly pods: readonly KubePod[];
+}
+
+export function indexPods(pods: readonly KubePod[]): PodIndex {
+  const byUid = new Map<string, KubePod>();
+  const byContainerId = new Map<string, KubePod>();
+  const byName = new Map<string, KubePod>();
+  for (const p of pods) {
+    byUid.set(p.uid, p);
+    byName.set(`${p.namespace}/${p.name}`, p);
+    for (const id of p.containerIds) byContainerId.set(id, p);
+  }
+  return { byUid, byContainerId, byName, pods };
+}
+
+interface FileIdentity {
+  readonly uid: string | null;
+  readonly namespace: string | null;
+  readonly name: string | null;
+  readonly known: boolean;
+  readonly none: boolean;
+  readonly unknown: boolean;
+}
+
+function fileIdentity(r: PodRecord): FileIdentity {
+  const all: Identity[] = [r.identity, ...r.containers.map((c) => c.identity)];
+  const named = all.find((i) => i.namespace !== null && i.podName !== null);
+  return {
+    uid: all.find((i) => i.podUid !== null)?.podUid ?? null,
+    namespace: named?.namespace ?? null,
+    name: named?.podName ?? null,
+    known: all.some((i) => i.status === "known"),
+    none: all.some((i) => i.status === "none"),
+    unknown: r.config === null || all.some((i) => i.status === "unknown"),
+  };
+}
+
+export interface MatchInput {
+  readonly snapshot: Pick<Snapshot, "pods" | "trees">;
+  /** This node's pods, or null when the view is not synced and fresh. */
+  readonly pods: readonly KubePod[] | null;
+}
+
+/** One match per snapshot pod, in snapshot order. */
+export function matchPods(input: MatchInput): PodMatch[] {
+  const { snapshot } = input;
+  const treeOk = (tree: "run" | "config") => {
+    const t = snapshot.trees.find((s) => s.tree === tree);
+    return t !== undefined && t.present && t.problem === null;
+  };
+  const runTreeUnreadable = snapshot.trees.some((t) => t.tree === "run" && t.problem !== null);
+  const configTreeOk = treeOk("config");
+  if (input.pods === null) {
+    return snapshot.pods.map((r) => result(r, fileIdentity(r), "unknown", "view_not_synced", null));
+  }
+  const index = indexPods(input.pods);
+  const first = snapshot.pods.map((r) => {
+    const id = fileIdentity(r);
+    return { r, id, m: ownerOf(r, id, index) };
+  });
+  // Pods of this node that own no directory yet but have containers without IDs could own any
+  // directory that can only be matched by container ID.
+  const owned = new Set(first.flatMap((x) => (x.m === null ? [] : [x.m.owner.uid])));
+  const unaccounted = index.pods.some(
+    (p) => !owned.has(p.uid) && p.containersWithoutId > 0 && p.phase !== "Succeeded" && p.phase !== "Failed",
+  );
+  return first.map(({ r, id, m }) => {
+    if (m !== null) return result(r, id, "matched", m.reason, m.owner);
+    if (r.presence === "run_only" && !configTreeOk) return result(r, id, "unknown", "tree_unreadable", null);
+    if (r.presence === "config_only" && runTreeUnreadable)
+      return result(r, id, "unknown", "tree_unreadable", null);
+    if (id.uid !== null) return result(r, id, "orphan", "uid_not_found", null);
+    const byIdOnly = id.namespace === null || id.name === null;
+    if (r.presence === "run_only" || id.known) {
+      if (byIdOnly && unaccounted) return result(r, id, "unknown", "pods_without_container_ids", null);
+      return result(r, id, "orphan", r.presence === "run_only" ? "no_config" : "no_owner", null);
+    }
+    if (id.none && !id.unknown) return result(r, id, "unmanaged", "no_kubernetes_identity", null);
+    return result(r, id, "unknown", "identity_unreadable", null);
+  });
+}
+
+function ownerOf(
+  r: PodRecord,
+  id: FileIdentity,
+  index: PodIndex,
+): { owner: KubePod; reason: MatchReason } | null {
+  if (id.uid !== null) {
+    const owner = index.byUid.get(id.uid);
+    return owner === undefined ? null : { owner, reason: "uid" };
+  }
+  for (const cid of [r.id, ...r.containers.map((c) => c.id)]) {
+    const owner = index.byContainerId.get(cid);
+    if (owner !== undefined) return { owner, reason: "container_id" };
+  }
+  if (id.namespace !== null && id.name !== null) {
+    const owner = index.byName.get(`${id.namespace}/${id.name}`);
+    if (owner !== undefined) return { owner, reason: "name" };
+  }
+  return null;
+}
+
+function result(
+  r: PodRecord,
+  id: FileIdentity,
+  status: MatchStatus,
+  reason: MatchReason,
+  owner: KubePod | null,
+): PodMatch {
+  return {
+    podId: r.id,
+    status,
+    reason,
+    owner,
+    namespace: owner?.namespace ?? id.namespace,
+    name: owner?.name ?? id.name,
+    uid: owner?.uid ?? id.uid,
+  };
+}

@@ -1,0 +1,214 @@
+import { describe, expect, it } from "vitest";
+import { matchPods } from "../../../src/kube/match.js";
+import { stripContainerScheme, toKubePod } from "../../../src/kube/pods.js";
+import {
+  NO_IDENTITY,
+  UNKNOWN_IDENTITY,
+  container,
+  hexId,
+  identity,
+  kubePod,
+  record,
+  snapshot,
+  trees,
+} from "../../support/records.js";
+
+const UID = "d4b0c6a2-2cf0-11e8-8a1d-fa163e4b2c7a";
+const crio = identity({ namespace: "ml", podName: "web-1", podUid: UID });
+
+function one(rec: ReturnType<typeof record>, pods: Parameters<typeof matchPods>[0]["pods"], t = trees()) {
+  const [m] = matchPods({ snapshot: snapshot([rec], t), pods });
+  if (m === undefined) throw new Error("no match");
+  return m;
+}
+
+describe("matchPods", () => {
+  it("matches by pod UID and takes the owner's identity", () => {
+    const m = one(record({ id: hexId(1), identity: crio }), [
+      kubePod({ uid: UID, namespace: "ml", name: "web-1" }),
+    ]);
+    expect(m).toMatchObject({ status: "matched", reason: "uid", namespace: "ml", name: "web-1", uid: UID });
+  });
+
+  it("a pod re-created with the same name but a new UID does not own the old directory", () => {
+    const m = one(record({ id: hexId(1), identity: crio }), [
+      kubePod({ uid: "new-uid", namespace: "ml", name: "web-1" }),
+    ]);
+    expect(m).toMatchObject({ status: "orphan", reason: "uid_not_found", owner: null });
+  });
+
+  it("without a UID, matches by container ID against container, init and ephemeral statuses", () => {
+    const cid = hexId(99);
+    const ident = identity({ flavor: "containerd" });
+    const rec = record({
+      id: hexId(1),
+      identity: ident,
+      containers: [
+        container(hexId(1), ident),
+        container(cid, identity({ kind: "container", flavor: "containerd" })),
+      ],
+    });
+    const owner = toKubePod({
+      metadata: { uid: "u1", namespace: "a", name: "b" },
+      spec: { nodeName: "node-a", containers: [{ name: "c" }], initContainers: [{ name: "i" }] },
+      status: {
+        phase: "Running",
+        initContainerStatuses: [{ containerID: `containerd://${hexId(98)}` }],
+        containerStatuses: [{ containerID: `containerd://${cid}` }],
+      },
+    });
+    expect(owner).not.toBeNull();
+    const m = one(rec, owner === null ? [] : [owner]);
+    expect(m).toMatchObject({
+      status: "matched",
+      reason: "container_id",
+      namespace: "a",
+      name: "b",
+      uid: "u1",
+    });
+  });
+
+  it("the pod ID itself matches a dockershim container ID", () => {
+    const ident = identity({ flavor: "dockershim" });
+    const m = one(record({ id: hexId(7), identity: ident }), [
+      kubePod({ uid: "u", containerIds: [hexId(7)] }),
+    ]);
+    expect(m.status).toBe("matched");
+  });
+
+  it("without a UID or container ID, matches by namespace and name", () => {
+    const ident = identity({ namespace: "ns", podName: "p" });
+    expect(
+      one(record({ id: hexId(1), identity: ident }), [kubePod({ uid: "u", namespace: "ns", name: "p" })]),
+    ).toMatchObject({
+      status: "matched",
+      reason: "name",
+    });
+    expect(
+      one(record({ id: hexId(1), identity: ident }), [kubePod({ uid: "u", namespace: "ns", name: "q" })]),
+    ).toMatchObject({
+      status: "orphan",
+      reason: "no_owner",
+    });
+  });
+
+  it("no Kubernetes identity at all is unmanaged, never orphan", () => {
+    const m = one(record({ id: hexId(1), identity: NO_IDENTITY }), []);
+    expect(m).toMatchObject({ status: "unmanaged", reason: "no_kubernetes_identity" });
+  });
+
+  it("an unreadable identity is unknown", () => {
+    expect(one(record({ id: hexId(1), identity: UNKNOWN_IDENTITY }), [])).toMatchObject({
+      status: "unknown",
+      reason: "identity_unreadable",
+    });
+    expect(one(record({ id: hexId(1), identity: NO_IDENTITY, noConfig: true }), [])).toMatchObject({
+      status: "unknown",
+    });
+  });
+
+  it("everything is unknown while the view is not synced and fresh", () => {
+    const recs = [record({ id: hexId(1), identity: crio }), record({ id: hexId(2), identity: NO_IDENTITY })];
+    const ms = matchPods({ snapshot: snapshot(recs), pods: null });
+    expect(ms.map((m) => [m.status, m.reason])).toEqual([
+      ["unknown", "view_not_synced"],
+      ["unknown", "view_not_synced"],
+    ]);
+  });
+
+  it("a run-only leftover is an orphan when the config tree is readable, unknown when it is not", () => {
+    const rec = record({ id: hexId(1), presence: "run_only" });
+    expect(one(rec, [])).toMatchObject({ status: "orphan", reason: "no_config" });
+    expect(one(rec, [], trees({ config: { present: false } }))).toMatchObject({
+      status: "unknown",
+      reason: "tree_unreadable",
+    });
+    expect(one(rec, [], trees({ config: { problem: { reason: "permission" } as never } }))).toMatchObject({
+      status: "unknown",
+    });
+    // matched by a container ID, it is not a leftover
+    expect(one(rec, [kubePod({ uid: "u", containerIds: [hexId(1)] })]).status).toBe("matched");
+  });
+
+  it("a config-only pod (after a reboot) is matched normally, unless the run tree is unreadable", () => {
+    const rec = record({ id: hexId(1), identity: crio, presence: "config_only" });
+    expect(one(rec, [], trees({ run: { present: false } }))).toMatchObject({
+      status: "orphan",
+      reason: "uid_not_found",
+    });
+    expect(
+      one(rec, [], trees({ run: { present: false, problem: { reason: "permission" } as never } })).status,
+    ).toBe("unknown");
+  });
+
+  it("a pod of this node whose containers have no IDs yet keeps ID-only directories undecided", () => {
+    const ident = identity({ flavor: "containerd" }); // 2018 containerd: no UID, no name
+    const rec = record({ id: hexId(1), identity: ident });
+    const starting = kubePod({ uid: "s", phase: "Pending", containersWithoutId: 1 });
+    expect(one(rec, [starting])).toMatchObject({ status: "unknown", reason: "pods_without_container_ids" });
+    // a finished pod cannot be starting a sandbox
+    expect(one(rec, [{ ...starting, phase: "Succeeded" }]).status).toBe("orphan");
+    // once its containers have IDs that are elsewhere, the directory is an orphan
+    expect(one(rec, [{ ...starting, containersWithoutId: 0, containerIds: [hexId(5)] }]).status).toBe(
+      "orphan",
+    );
+    // a starting pod already owning another directory does not hold this one back
+    const other = record({
+      id: hexId(2),
+      identity: ident,
+      containers: [container(hexId(2), ident), container(hexId(3), ident)],
+    });
+    const ms = matchPods({
+      snapshot: snapshot([rec, other]),
+      pods: [{ ...starting, containerIds: [hexId(3)] }],
+    });
+    expect(ms.map((m) => m.status)).toEqual(["orphan", "matched"]);
+    // a directory with a UID is decided by the UID alone
+    expect(one(record({ id: hexId(1), identity: crio }), [starting]).status).toBe("orphan");
+  });
+});
+
+describe("toKubePod", () => {
+  it("strips the runtime scheme and counts containers without IDs", () => {
+    const p = toKubePod({
+      metadata: { uid: "u", namespace: "n", name: "p", resourceVersion: "7" },
+      spec: { nodeName: "x", containers: [{}, {}], ephemeralContainers: [{}] },
+      status: {
+        phase: "Running",
+        containerStatuses: [{ containerID: "cri-o://abc" }, { containerID: "" }],
+        ephemeralContainerStatuses: [{ containerID: "docker://def" }],
+      },
+    });
+    expect(p).toMatchObject({
+      containerIds: ["abc", "def"],
+      containersWithoutId: 1,
+      nodeName: "x",
+      resourceVersion: "7",
+    });
+  });
+
+  it("refuses objects without uid, namespace or name, and never throws", () => {
+    for (const raw of [
+      null,
+      1,
+      "x",
+      [],
+      {},
+      { metadata: {} },
+      { metadata: { uid: "u", name: "n" } },
+      { metadata: { uid: 1, namespace: "n", name: "p" } },
+    ]) {
+      expect(toKubePod(raw)).toBeNull();
+    }
+    expect(
+      toKubePod({ metadata: { uid: "u", namespace: "n", name: "p" }, status: { containerStatuses: "x" } }),
+    ).toMatchObject({ containerIds: [] });
+  });
+
+  it("stripContainerScheme", () => {
+    expect(stripContainerScheme("containerd://abc")).toBe("abc");
+    expect(stripContainerScheme("abc")).toBe("abc");
+    expect(stripContainerScheme("cri-o://")).toBeNull();
+    expect(stripContainerScheme("")).toBeNull();
+  });
+});
