@@ -1,0 +1,236 @@
+/**
+ * Property test of a whole GC run on a real tree (real scanner, real reaper, real /proc and
+ * mount checks on a fake proc tree), with the API, the runtime's lock and the clock simulated:
+ * random sequences of API changes, lock and process changes, file writes and clock ticks.
+ *
+ * - Safety: no run ever deletes a pod that is in the API (as the direct read sees it), locked, or
+ *   has a live process, even when the watch-fed view lags behind the API.
+ * - Liveness (exact, with the view in step): a pod is deleted in a run exactly when it was an
+ *   orphan in this run and the previous one, has been one for the grace period, its newest file
+ *   is that old, and nothing holds it.
+ */
+import fc from "fast-check";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import pino from "pino";
+import { Registry } from "prom-client";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { LockOutcome } from "../../../src/gc/guards.js";
+import { CONFIG_TREE, GcRunner, RUN_TREE } from "../../../src/gc/runner.js";
+import type { KubeApi, PodList } from "../../../src/kube/api.js";
+import { matchPods } from "../../../src/kube/match.js";
+import { toKubePod, type KubePod } from "../../../src/kube/pods.js";
+import { GcMetrics } from "../../../src/metrics/gc.js";
+import { Scanner } from "../../../src/scan/scanner.js";
+
+const PODS = 5;
+const GRACE = 10 * 60_000;
+const log = pino({ level: "silent" });
+/** Deletions over all simulated histories of a property (a property that never deletes proves little). */
+let deletions = 0;
+
+interface GenTree {
+  generateTree(dir: string, pods: number, opts?: { seed?: number }): Promise<{ podIds: string[] }>;
+}
+
+let template: string;
+let podIds: string[] = [];
+const uids = new Map<string, string>();
+
+beforeAll(async () => {
+  const gen = (await import(new URL("../../../bench/gen-tree.mjs", import.meta.url).href)) as GenTree;
+  template = mkdtempSync(join(tmpdir(), "vce-gcprop-tpl-"));
+  podIds = [...(await gen.generateTree(template, PODS, { seed: 7 })).podIds].sort();
+  for (const p of (await new Scanner({ hostRoot: template }).scan()).pods)
+    uids.set(p.id, p.identity.podUid ?? "");
+});
+afterAll(() => {
+  rmSync(template, { recursive: true, force: true });
+});
+
+type Cmd =
+  | { kind: "api"; pod: number; present: boolean }
+  | { kind: "lock"; pod: number; locked: boolean }
+  | { kind: "alive"; pod: number; alive: boolean }
+  | { kind: "touch"; pod: number }
+  | { kind: "tick"; ms: number }
+  | { kind: "run" };
+
+const pod = fc.integer({ min: 0, max: PODS - 1 });
+const cmd: fc.Arbitrary<Cmd> = fc.oneof(
+  { arbitrary: fc.record({ kind: fc.constant("api" as const), pod, present: fc.boolean() }), weight: 3 },
+  { arbitrary: fc.record({ kind: fc.constant("lock" as const), pod, locked: fc.boolean() }), weight: 2 },
+  { arbitrary: fc.record({ kind: fc.constant("alive" as const), pod, alive: fc.boolean() }), weight: 2 },
+  { arbitrary: fc.record({ kind: fc.constant("touch" as const), pod }), weight: 1 },
+  {
+    arbitrary: fc.record({
+      kind: fc.constant("tick" as const),
+      ms: fc.constantFrom(0, 30_000, 4 * 60_000, 6 * 60_000, 9.5 * 60_000, 11 * 60_000),
+    }),
+    weight: 4,
+  },
+  { arbitrary: fc.constant({ kind: "run" as const }), weight: 4 },
+);
+
+/** Which pods the API has at the start. */
+const initialApi = fc.subarray([...Array(PODS).keys()]);
+
+function apiPod(id: string): unknown {
+  return {
+    metadata: { uid: uids.get(id), namespace: "ns", name: `p-${id.slice(0, 8)}`, resourceVersion: "1" },
+    spec: { nodeName: "node-a", containers: [{ name: "c" }] },
+    status: { phase: "Running", containerStatuses: [{ containerID: "cri-o://ffff" }] },
+  };
+}
+
+async function simulate(initial: readonly number[], cmds: readonly Cmd[], lagging: boolean): Promise<void> {
+  const root = mkdtempSync(join(tmpdir(), "vce-gcprop-"));
+  const proc = join(root, "proc");
+  const host = join(root, "host");
+  try {
+    cpSync(template, host, { recursive: true });
+    mkdirSync(join(proc, "2"), { recursive: true });
+    writeFileSync(join(proc, "2", "comm"), "kthreadd\n");
+    mkdirSync(join(proc, "self"), { recursive: true });
+    const mountinfo = "22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw\n";
+    writeFileSync(join(proc, "self", "mountinfo"), mountinfo);
+    mkdirSync(join(proc, "1"), { recursive: true });
+    writeFileSync(join(proc, "1", "mountinfo"), mountinfo);
+    writeFileSync(join(proc, "1", "cmdline"), "/sbin/init\0");
+
+    let now = Date.now();
+    const inApi = new Set<string>(initial.map((i) => podIds[i] ?? ""));
+    const locked = new Set<string>();
+    const alive = new Set<string>();
+    let viewPods: string[] = [...inApi];
+    const api: Pick<KubeApi, "listNodePods" | "createNodeEvent"> = {
+      listNodePods: (): Promise<PodList> =>
+        Promise.resolve({ items: [...inApi].map(apiPod), resourceVersion: "1" }),
+      createNodeEvent: () => Promise.resolve(),
+    };
+    const scanner = new Scanner({ hostRoot: host });
+    const runner = new GcRunner({
+      hostRoot: host,
+      procRoot: proc,
+      processChecks: "required",
+      policy: { mode: "on", graceMs: GRACE, maxDeletionsPerRun: 100, maxOrphanFraction: 1 },
+      api,
+      nodeName: "node-a",
+      rescan: async (id) => (await scanner.scanPods([id])).pods.find((p) => p.id === id) ?? null,
+      log,
+      metrics: new GcMetrics(new Registry(), "on"),
+      now: () => now,
+      lock: (path): Promise<LockOutcome> => {
+        const id = podIds.find((p) => path.includes(p));
+        if (id !== undefined && locked.has(id)) return Promise.resolve({ kind: "busy" });
+        return Promise.resolve({ kind: "acquired", lock: { path, release: () => undefined } });
+      },
+    });
+    const exists = (id: string) =>
+      existsSync(join(host, ...RUN_TREE, id)) || existsSync(join(host, ...CONFIG_TREE, id));
+    // The model of rule 2: consecutive runs in which the pod was an orphan in the view, and since when.
+    const orphanSince = new Map<string, number>();
+    for (const c of cmds) {
+      switch (c.kind) {
+        case "api": {
+          const id = podIds[c.pod] ?? "";
+          if (c.present) inApi.add(id);
+          else inApi.delete(id);
+          break;
+        }
+        case "lock":
+          if (c.locked) locked.add(podIds[c.pod] ?? "");
+          else locked.delete(podIds[c.pod] ?? "");
+          break;
+        case "alive": {
+          const id = podIds[c.pod] ?? "";
+          const dir = join(proc, String(40_000 + c.pod));
+          if (c.alive) {
+            mkdirSync(dir, { recursive: true });
+            writeFileSync(join(dir, "cmdline"), `qemu-lite\0-name\0pod-${id}\0`);
+            alive.add(id);
+          } else {
+            rmSync(dir, { recursive: true, force: true });
+            alive.delete(id);
+          }
+          break;
+        }
+        case "touch": {
+          const id = podIds[c.pod] ?? "";
+          const f = join(host, ...RUN_TREE, id, "state.json");
+          if (existsSync(f)) utimesSync(f, now / 1000, now / 1000);
+          break;
+        }
+        case "tick":
+          now += c.ms;
+          break;
+        case "run": {
+          const snapshot = await scanner.scan();
+          const view = lagging ? viewPods : [...inApi];
+          const kubePods = view.map((id) => toKubePod(apiPod(id))).filter((p): p is KubePod => p !== null);
+          const matches = matchPods({ snapshot, pods: kubePods });
+          const before = new Map(snapshot.pods.map((p) => [p.id, p]));
+          const held = podIds.filter((id) => inApi.has(id) || locked.has(id) || alive.has(id));
+          // the oracle, before the run (view in step only)
+          const expected = new Set<string>();
+          for (const id of podIds) {
+            const rec = before.get(id);
+            const isOrphan = rec !== undefined && !view.includes(id);
+            const since = orphanSince.get(id);
+            if (!isOrphan) {
+              orphanSince.delete(id);
+              continue;
+            }
+            if (since === undefined) orphanSince.set(id, now);
+            else if (now - since >= GRACE && now - rec.newestMtimeMs >= GRACE && !held.includes(id))
+              expected.add(id);
+          }
+          const report = await runner.run({
+            snapshot,
+            matches,
+            viewUsable: true,
+            node: { name: "node-a", uid: "u" },
+          });
+          // Safety: everything held is still there.
+          for (const id of held) if (before.has(id)) expect(exists(id), `held pod ${id} deleted`).toBe(true);
+          const deleted = new Set(
+            report.decisions.filter((d) => d.outcome === "deleted").map((d) => d.podId),
+          );
+          for (const id of deleted) expect(exists(id), `reported deleted but present: ${id}`).toBe(false);
+          if (!lagging) expect([...deleted].sort()).toEqual([...expected].sort());
+          for (const id of deleted) orphanSince.delete(id);
+          deletions += deleted.size;
+          viewPods = [...inApi];
+          break;
+        }
+      }
+    }
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
+describe("GC over random histories", () => {
+  it("deletes exactly the orphans that satisfy every rule, when the view is in step with the API", async () => {
+    deletions = 0;
+    await fc.assert(
+      fc.asyncProperty(initialApi, fc.array(cmd, { minLength: 5, maxLength: 60 }), (initial, cmds) =>
+        simulate(initial, cmds, false),
+      ),
+      { numRuns: 60 },
+    );
+    expect(deletions).toBeGreaterThan(10);
+  });
+
+  it("never deletes a pod that is in the API, locked or alive, even when the view lags behind the API", async () => {
+    deletions = 0;
+    await fc.assert(
+      fc.asyncProperty(initialApi, fc.array(cmd, { minLength: 5, maxLength: 60 }), (initial, cmds) =>
+        simulate(initial, cmds, true),
+      ),
+      { numRuns: 60 },
+    );
+    expect(deletions).toBeGreaterThan(10);
+  });
+});
