@@ -3,6 +3,7 @@
  * Passes run --gc-interval apart until no orphan waits for its grace period (at most the grace
  * period plus three intervals); then every pod's decision is printed with its reason.
  */
+import { setTimeout as sleep } from "node:timers/promises";
 import { Registry } from "prom-client";
 import { loadGcCommandConfig, type GcCommandConfig } from "../config/gc-config.js";
 import { GcRunner, type Decision, type RunReport } from "../gc/runner.js";
@@ -10,7 +11,6 @@ import { describeError } from "../kube/api.js";
 import { matchPods, type PodMatch } from "../kube/match.js";
 import { NodeCheck } from "../kube/node.js";
 import { toKubePod, type KubePod } from "../kube/pods.js";
-import { realClock } from "../kube/podview.js";
 import { createLogger } from "../log.js";
 import { GcMetrics } from "../metrics/gc.js";
 import { checkHostRoot, Scanner } from "../scan/scanner.js";
@@ -28,7 +28,8 @@ export async function runGc(argv: readonly string[], env: NodeJS.ProcessEnv): Pr
     requestTimeoutMs: 30_000,
     component: "virtcontainers-exporter",
   });
-  const node = new NodeCheck({ api, nodeName: config.nodeName, log });
+  // The command says what went wrong in one line of its own; the check's log line would repeat it.
+  const node = new NodeCheck({ api, nodeName: config.nodeName, log: log.child({}, { level: "silent" }) });
   const state = await node.check();
   if (node.confirmed === null) {
     process.stderr.write(
@@ -84,7 +85,8 @@ export async function runGc(argv: readonly string[], env: NodeJS.ProcessEnv): Pr
           ? 1
           : 0;
       }
-      await realClock.sleep(config.gc.intervalMs, stop.signal);
+      // A timer that keeps the process alive (the pod view's sleeps are unref'd).
+      await sleep(config.gc.intervalMs, undefined, { signal: stop.signal }).catch(() => undefined);
     }
   } finally {
     process.off("SIGINT", onSignal);
