@@ -22,7 +22,19 @@ export const IMAGE_ENV = {
 export async function startExporter(root) {
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
-  const args = [CLI, "serve", "--host-root", root, "--listen", `127.0.0.1:${port}`, "--log-level", "warn"];
+  // Kubernetes off: the benchmark measures the trees and /metrics, not an API server.
+  const args = [
+    CLI,
+    "serve",
+    "--host-root",
+    root,
+    "--listen",
+    `127.0.0.1:${port}`,
+    "--log-level",
+    "warn",
+    "--kubernetes",
+    "off",
+  ];
   const child = startProcess(process.execPath, args, {
     cwd: REPO_ROOT,
     env: { ...process.env, ...IMAGE_ENV },
