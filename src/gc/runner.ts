@@ -28,6 +28,12 @@ import { removePodDirectory, type RemoveOutcome } from "./reaper.js";
 
 export type ProcessChecks = "auto" | "required" | "off";
 
+interface HostView {
+  readonly visible: boolean;
+  /** Null when the host is not visible or process checks are off. */
+  readonly table: ProcessTable | null;
+}
+
 export const RUN_TREE = ["run", "virtcontainers", "pods"] as const;
 export const CONFIG_TREE = ["var", "lib", "virtcontainers", "pods"] as const;
 
@@ -122,7 +128,9 @@ export class GcRunner {
     const skip = (podId: string, reason: SkipReason, detail: string, evidence: Evidence | null = null) => {
       metrics.skip(reason);
       decisions.push({ podId, outcome: "skipped", reason, detail, evidence });
-      log.info({ podId, reason, detail, evidence }, "gc: orphan kept");
+      // Waiting for time to pass is the normal case: debug; anything else: info.
+      const waiting = reason === "first_seen" || reason === "orphan_grace" || reason === "recently_modified";
+      log[waiting ? "debug" : "info"]({ podId, reason, detail, evidence }, "gc: orphan kept");
     };
     if (plan.blocked !== null) {
       metrics.skip(plan.blocked);
@@ -177,7 +185,7 @@ export class GcRunner {
       directError = describeError(err);
     }
     let deletions = 0;
-    let table: ProcessTable | null = null;
+    let host: HostView | null = null;
     for (const c of candidates) {
       const id = c.record.id;
       const evidence = this.evidence(c);
@@ -203,8 +211,8 @@ export class GcRunner {
         skip(id, "run_limit", `${deletions} deletions this run`, evidence);
         continue;
       }
-      table ??= this.processTable();
-      const done = await this.guardedDelete(c, evidence, table, skip);
+      host ??= this.hostView();
+      const done = await this.guardedDelete(c, evidence, host, skip);
       if (done === null) continue;
       decisions.push(done);
       if (done.first !== true) continue;
@@ -213,17 +221,18 @@ export class GcRunner {
     }
   }
 
-  private processTable(): ProcessTable | null {
-    if (this.opts.processChecks === "off") return null;
+  /** Once per run: whether the host's PID namespace is visible, and its processes when checked. */
+  private hostView(): HostView {
     const src = { root: this.opts.procRoot };
-    return hostProcVisibility(src) === "visible" ? ProcessTable.read(src) : null;
+    const visible = hostProcVisibility(src) === "visible";
+    return { visible, table: visible && this.opts.processChecks !== "off" ? ProcessTable.read(src) : null };
   }
 
   /** Rules 5 to 9 for one candidate; null when it was skipped (already recorded). */
   private async guardedDelete(
     c: Candidate,
     evidence: Evidence,
-    table: ProcessTable | null,
+    host: HostView,
     skip: (podId: string, reason: SkipReason, detail: string, evidence?: Evidence | null) => void,
   ): Promise<Decision | null> {
     const { hostRoot, log, metrics } = this.opts;
@@ -254,11 +263,11 @@ export class GcRunner {
         );
       }
       // Rule 7: nothing recorded in the pod is alive.
-      const procs = this.checkProcesses(fresh, table);
+      const procs = this.checkProcesses(fresh, host.table);
       if (procs.reason !== null) return skipNull(skip, id, procs.reason, procs.detail, evidence);
       evidence.processes = procs.evidence;
       // Rule 8: no mount point under either directory.
-      const mounts = this.checkMounts([runDir, configDir], id, table !== null);
+      const mounts = this.checkMounts([runDir, configDir], id, host.visible);
       if (mounts.reason !== null) return skipNull(skip, id, mounts.reason, mounts.detail, evidence);
       evidence.mounts = "none";
       if (this.opts.policy.mode !== "on") {
