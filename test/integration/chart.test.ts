@@ -1,149 +1,88 @@
 /**
  * The Helm chart (charts/virtcontainers-exporter) and its rendering for plain kubectl
- * (deploy/): `helm lint --strict`, the committed manifest in sync with the chart, the
- * DaemonSet's host access and hardening, values that change the output, and NOTES.txt.
- *
- * Needs helm: $VCE_HELM_BIN, else the pinned build of test/cluster/build-testbin.sh in
- * ${XDG_CACHE_HOME:-$HOME/.cache}/virtcontainers-exporter/testbin/helm-v3.22.0/helm.
- * YAML is parsed with loadAllYaml of @kubernetes/client-node (already a dependency), which
- * gives typed Kubernetes objects.
+ * (deploy/): `helm lint --strict`, values.schema.json, the committed manifest in sync with the
+ * chart, the DaemonSet's host access and hardening in each GC mode, RBAC, the namespace, the
+ * ServiceMonitor, values that change the output, and NOTES.txt. The PrometheusRule and the
+ * dashboard ConfigMap are checked with their sources in alerts.test.ts and dashboard.test.ts.
  */
-import { execFile } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { homedir } from "node:os";
+import { cpSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
-import { promisify } from "node:util";
 
 import {
-  loadAllYaml,
+  loadYaml,
   type V1Container,
   type V1DaemonSet,
   type V1Namespace,
   type V1PodSpec,
-  type V1Service,
-  type V1ServiceAccount,
 } from "@kubernetes/client-node";
 import { getFileInfo } from "prettier";
 import { afterAll, describe, expect, it } from "vitest";
 
-import { REPO, TempDirs, childEnv } from "./helpers.js";
+import {
+  CHART,
+  HELM,
+  NAMESPACE,
+  RELEASE,
+  helmRun,
+  must,
+  onlyOf,
+  parseObjects,
+  render,
+  run,
+  type KubeObject,
+} from "./helm.js";
+import { REPO, TempDirs } from "./helpers.js";
 
-const execFileAsync = promisify(execFile);
-
-/** The value of an environment variable, or `fallback` when it is unset or empty (as `${X:-y}`). */
-function envOr(name: string, fallback: string): string {
-  const v = process.env[name];
-  return v === undefined || v === "" ? fallback : v;
-}
-
-const CACHE = envOr("XDG_CACHE_HOME", join(homedir(), ".cache"));
-const HELM = envOr("VCE_HELM_BIN", join(CACHE, "virtcontainers-exporter", "testbin", "helm-v3.22.0", "helm"));
-if (!existsSync(HELM)) {
-  throw new Error(
-    `helm not found at ${HELM}: set VCE_HELM_BIN to a helm v3 binary, ` +
-      `or build the pinned one with: bash test/cluster/build-testbin.sh helm`,
-  );
-}
-
-const CHART = join(REPO, "charts", "virtcontainers-exporter");
 const DEPLOY = join(REPO, "deploy", "virtcontainers-exporter.yaml");
 const NAMESPACE_FILE = join(REPO, "deploy", "namespace.yaml");
-const RELEASE = "virtcontainers-exporter";
-const NAMESPACE = "virtcontainers-exporter";
-const FIXED_ARGS = ["serve", "--host-root", "/host", "--listen", ":10482", "--kubernetes", "off"];
+
+/** The arguments of the default values: GC in dry-run, process checks auto. */
+function argsFor(gc: { mode: string; processChecks: string }): string[] {
+  return [
+    "serve",
+    "--host-root",
+    "/host",
+    "--listen",
+    ":10482",
+    "--kubernetes",
+    "auto",
+    "--gc",
+    gc.mode,
+    "--gc-interval",
+    "1m",
+    "--gc-grace",
+    "10m",
+    "--gc-max-deletions-per-run",
+    "5",
+    "--gc-max-orphan-fraction",
+    "0.5",
+    "--gc-process-checks",
+    gc.processChecks,
+  ];
+}
+const DEFAULT_ARGS = argsFor({ mode: "dry-run", processChecks: "auto" });
+
+const SELECTOR = {
+  "app.kubernetes.io/name": "virtcontainers-exporter",
+  "app.kubernetes.io/instance": RELEASE,
+  "app.kubernetes.io/component": "exporter",
+};
+const STANDARD = {
+  ...SELECTOR,
+  "app.kubernetes.io/version": "0.1.0",
+  "app.kubernetes.io/managed-by": "Helm",
+  "helm.sh/chart": "virtcontainers-exporter-0.1.0",
+};
+const POD_SECURITY = {
+  "pod-security.kubernetes.io/enforce": "privileged",
+  "pod-security.kubernetes.io/audit": "privileged",
+  "pod-security.kubernetes.io/warn": "privileged",
+};
 
 const temp = new TempDirs();
 afterAll(() => {
   temp.cleanup();
 });
-
-/** Helm with a throwaway HOME, so that no user configuration or kubeconfig is read. */
-const helmHome = temp.make("vce-helm-home-");
-
-interface Run {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-async function run(cmd: string, args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
-  try {
-    const { stdout, stderr } = await execFileAsync(cmd, args, {
-      cwd: REPO,
-      env: childEnv({ HOME: helmHome, ...env }),
-      maxBuffer: 16 * 1024 * 1024,
-    });
-    return { code: 0, stdout, stderr };
-  } catch (err: unknown) {
-    const e = err as { code?: unknown; stdout?: unknown; stderr?: unknown };
-    if (typeof e.code !== "number") throw err;
-    return {
-      code: e.code,
-      stdout: typeof e.stdout === "string" ? e.stdout : "",
-      stderr: typeof e.stderr === "string" ? e.stderr : "",
-    };
-  }
-}
-
-async function helm(args: readonly string[]): Promise<string> {
-  const r = await run(HELM, args);
-  if (r.code !== 0) throw new Error(`helm ${args.join(" ")} exited ${r.code}: ${r.stderr}${r.stdout}`);
-  return r.stdout;
-}
-
-/** `helm template` of the chart; `values` is written as a values file (JSON is YAML). */
-async function render(
-  values: Record<string, unknown> = {},
-  opts: { release?: string; namespace?: string; chart?: string; extra?: readonly string[] } = {},
-): Promise<string> {
-  const args = [
-    "template",
-    opts.release ?? RELEASE,
-    opts.chart ?? CHART,
-    "--namespace",
-    opts.namespace ?? NAMESPACE,
-  ];
-  if (Object.keys(values).length > 0) {
-    const file = join(temp.make("vce-values-"), "values.json");
-    writeFileSync(file, JSON.stringify(values));
-    args.push("--values", file);
-  }
-  return helm([...args, ...(opts.extra ?? [])]);
-}
-
-interface KubeObject {
-  readonly apiVersion?: string;
-  readonly kind?: string;
-  readonly metadata?: {
-    readonly name?: string;
-    readonly namespace?: string;
-    readonly labels?: Record<string, string>;
-  };
-}
-
-function parse(text: string): KubeObject[] {
-  const docs: unknown[] = loadAllYaml(text);
-  return docs.filter((d): d is KubeObject => typeof d === "object" && d !== null);
-}
-
-interface Kinds {
-  Namespace: V1Namespace;
-  ServiceAccount: V1ServiceAccount;
-  Service: V1Service;
-  DaemonSet: V1DaemonSet;
-}
-
-/** The one object of `kind` (loadAllYaml made it an instance of the matching class). */
-function only<K extends keyof Kinds>(objs: readonly KubeObject[], kind: K): Kinds[K] {
-  const found = objs.filter((o) => o.kind === kind);
-  if (found.length !== 1) throw new Error(`${found.length} objects of kind ${kind}, expected 1`);
-  return found[0] as unknown as Kinds[K];
-}
-
-function must<T>(v: T | undefined | null, what: string): T {
-  if (v === undefined || v === null) throw new Error(`missing: ${what}`);
-  return v;
-}
 
 interface Rendered {
   readonly objs: KubeObject[];
@@ -153,11 +92,21 @@ interface Rendered {
 }
 
 async function renderDaemonSet(values: Record<string, unknown> = {}, release = RELEASE): Promise<Rendered> {
-  const objs = parse(await render(values, { release }));
-  const ds = only(objs, "DaemonSet");
+  const objs = parseObjects(await render(values, { release }));
+  const ds = onlyOf(objs, "DaemonSet");
   const pod = must(ds.spec?.template.spec, "DaemonSet pod spec");
   expect(pod.containers).toHaveLength(1);
   return { objs, ds, pod, container: must(pod.containers[0], "the exporter container") };
+}
+
+/** `helm template` that must fail; returns helm's error output. */
+async function renderError(values: Record<string, unknown>, namespace = NAMESPACE): Promise<string> {
+  const dir = temp.make("vce-values-");
+  const file = join(dir, "values.json");
+  writeFileSync(file, JSON.stringify(values));
+  const r = await helmRun(["template", RELEASE, CHART, "--namespace", namespace, "--values", file]);
+  expect(r.code, r.stdout).not.toBe(0);
+  return r.stderr;
 }
 
 /** The committed manifest: its header comment and the rendered chart after it. */
@@ -175,20 +124,56 @@ function filesUnder(dir: string): string[] {
   );
 }
 
+interface SchemaNode {
+  readonly type?: string | readonly string[];
+  readonly enum?: readonly unknown[];
+  readonly properties?: Readonly<Record<string, SchemaNode>>;
+  readonly additionalProperties?: boolean | SchemaNode;
+  readonly items?: SchemaNode;
+}
+
+/** Paths of values.yaml that the schema leaves untyped or open to unknown keys. */
+function schemaGaps(value: unknown, schema: SchemaNode | undefined, path: string): string[] {
+  if (schema === undefined) return [`${path}: not in the schema`];
+  if (schema.type === undefined && schema.enum === undefined) return [`${path}: no type`];
+  if (typeof value !== "object" || value === null) return [];
+  if (Array.isArray(value)) {
+    if (schema.items === undefined) return [`${path}: no item schema`];
+    return value.flatMap((v, i) => schemaGaps(v, schema.items, `${path}[${i}]`));
+  }
+  if (schema.properties !== undefined) {
+    const gaps = schema.additionalProperties === false ? [] : [`${path}: accepts unknown keys`];
+    return [
+      ...gaps,
+      ...Object.entries(value).flatMap(([k, v]) => schemaGaps(v, schema.properties?.[k], `${path}.${k}`)),
+    ];
+  }
+  // a map (labels, annotations, requests): every value typed
+  const extra = schema.additionalProperties;
+  if (typeof extra !== "object") return [`${path}: a map without a value schema`];
+  return Object.entries(value).flatMap(([k, v]) => schemaGaps(v, extra, `${path}.${k}`));
+}
+
 // ---------------------------------------------------------------------------------------------
 
 describe("the chart", () => {
-  it("passes helm lint --strict, with default and with changed values", async () => {
-    const lint = await run(HELM, ["lint", "--strict", CHART]);
+  it("passes helm lint --strict, with default values and with every optional part on", async () => {
+    const lint = await helmRun(["lint", "--strict", CHART]);
     expect(lint.code, lint.stdout + lint.stderr).toBe(0);
     expect(lint.stdout).toContain("1 chart(s) linted, 0 chart(s) failed");
 
-    const changed = await run(HELM, [
+    const changed = await helmRun([
       "lint",
       "--strict",
       CHART,
+      "--namespace",
+      "kube-system",
       "--set",
-      "priorityClassName=system-node-critical,serviceAccount.create=false,image.tag=9.9.9",
+      "priorityClassName=system-node-critical,serviceAccount.create=false,rbac.create=false,image.tag=9.9.9",
+      "--set",
+      "gc.mode=on,gc.processChecks=false,namespace.create=true,namespace.name=vce",
+      "--set",
+      "serviceMonitor.enabled=true,prometheusRule.enabled=true,dashboards.enabled=true",
       "--set-json",
       'extraArgs=["--log-level","debug"]',
       "--set-json",
@@ -218,6 +203,44 @@ describe("the chart", () => {
     });
     expect(uncommented).toEqual([]);
   });
+
+  it("values.schema.json types every value of values.yaml and closes every object to unknown keys", () => {
+    const schema = JSON.parse(readFileSync(join(CHART, "values.schema.json"), "utf8")) as SchemaNode;
+    const values = loadYaml(readFileSync(join(CHART, "values.yaml"), "utf8"));
+    expect(schemaGaps(values, schema, "values")).toEqual([]);
+    // and every property of the schema is a value of values.yaml (no stale schema entries)
+    const valueKeys = (v: unknown, path: string): string[] =>
+      typeof v === "object" && v !== null && !Array.isArray(v)
+        ? Object.entries(v).flatMap(([k, x]) => [`${path}.${k}`, ...valueKeys(x, `${path}.${k}`)])
+        : [];
+    // (an object value left empty in values.yaml, like affinity, may have optional properties)
+    const schemaKeys = (s: SchemaNode, v: unknown, path: string): string[] =>
+      Object.entries(s.properties ?? {}).flatMap(([k, x]) => {
+        const sub = typeof v === "object" && v !== null ? (v as Record<string, unknown>)[k] : undefined;
+        const open = typeof sub === "object" && sub !== null && Object.keys(sub).length === 0;
+        return open ? [`${path}.${k}`] : [`${path}.${k}`, ...schemaKeys(x, sub, `${path}.${k}`)];
+      });
+    const known = new Set(valueKeys(values, "values"));
+    expect(schemaKeys(schema, values, "values").filter((k) => !known.has(k))).toEqual([]);
+  });
+
+  it("rejects unknown keys and mistyped values", async () => {
+    expect(await renderError({ gcMode: "on" })).toMatch(/additional properties 'gcMode' not allowed/i);
+    expect(await renderError({ gc: { mod: "on" } })).toMatch(/additional properties 'mod' not allowed/i);
+    expect(await renderError({ gc: { mode: "yes" } })).toContain("/gc/mode");
+    // an unquoted `on` in a values file is a boolean: refused, never taken as "on"
+    expect(await renderError({ gc: { mode: true } })).toMatch(/\/gc\/mode.*got boolean, want string/);
+    expect(await renderError({ gc: { interval: "1 minute" } })).toContain("/gc/interval");
+    expect(await renderError({ gc: { maxOrphanFraction: 1.5 } })).toContain("/gc/maxOrphanFraction");
+    expect(await renderError({ gc: { maxDeletionsPerRun: 0 } })).toContain("/gc/maxDeletionsPerRun");
+    expect(await renderError({ gc: { processChecks: "yes" } })).toContain("/gc/processChecks");
+    expect(await renderError({ serviceMonitor: { enabled: "true" } })).toContain("/serviceMonitor/enabled");
+    expect(await renderError({ serviceMonitor: { interval: "30 s" } })).toContain("/serviceMonitor/interval");
+    expect(await renderError({ prometheusRule: { runbookBaseUrl: "docs" } })).toContain(
+      "/prometheusRule/runbookBaseUrl",
+    );
+    expect(await renderError({ extraArgs: [5] })).toContain("/extraArgs/0");
+  });
 });
 
 describe("deploy/", () => {
@@ -241,7 +264,10 @@ describe("deploy/", () => {
     cpSync(join(REPO, "scripts", "render-deploy.sh"), join(root, "scripts", "render-deploy.sh"));
     cpSync(CHART, join(root, "charts", "virtcontainers-exporter"), { recursive: true });
     mkdirSync(join(root, "deploy"));
-    const r = await run("bash", [join(root, "scripts", "render-deploy.sh")], { VCE_HELM_BIN: HELM });
+    const r = await run("bash", [join(root, "scripts", "render-deploy.sh")], {
+      VCE_HELM_BIN: HELM,
+      HOME: temp.make("vce-helm-home-"),
+    });
     expect(r.code, r.stderr).toBe(0);
     expect(readFileSync(join(root, "deploy", "virtcontainers-exporter.yaml"), "utf8")).toBe(
       readFileSync(DEPLOY, "utf8"),
@@ -261,24 +287,48 @@ describe("deploy/", () => {
     expect(readdirSync(join(root, "deploy"))).toEqual([]);
   });
 
-  it("creates the namespace with the privileged Pod Security level, and everything else goes into it", () => {
-    const ns = only(parse(readFileSync(NAMESPACE_FILE, "utf8")), "Namespace");
+  it("creates the namespace with the chart's privileged Pod Security labels, and everything else goes into it", async () => {
+    const ns = onlyOf(parseObjects(readFileSync(NAMESPACE_FILE, "utf8")), "Namespace");
     expect(ns.apiVersion).toBe("v1");
     expect(ns.metadata?.name).toBe(NAMESPACE);
-    expect(ns.metadata?.labels?.["pod-security.kubernetes.io/enforce"]).toBe("privileged");
+    // the same Pod Security labels as the namespace the chart creates with namespace.create
+    const chartNs = onlyOf(
+      parseObjects(
+        await render(
+          { namespace: { create: true, name: NAMESPACE } },
+          { namespace: "kube-system", extra: ["--show-only", "templates/namespace.yaml"] },
+        ),
+      ),
+      "Namespace",
+    );
+    const podSecurity = (n: V1Namespace): Record<string, string> =>
+      Object.fromEntries(
+        Object.entries(n.metadata?.labels ?? {}).filter(([k]) => k.startsWith("pod-security.kubernetes.io/")),
+      );
+    expect(podSecurity(ns)).toEqual(POD_SECURITY);
+    expect(podSecurity(chartNs)).toEqual(POD_SECURITY);
 
-    const objs = parse(committedDeploy().body);
-    expect(objs.map((o) => o.kind)).toEqual(["ServiceAccount", "Service", "DaemonSet"]);
-    for (const o of objs) expect(o.metadata?.namespace).toBe(NAMESPACE);
+    const objs = parseObjects(committedDeploy().body);
+    expect(objs.map((o) => o.kind)).toEqual([
+      "ServiceAccount",
+      "ClusterRole",
+      "ClusterRoleBinding",
+      "Service",
+      "DaemonSet",
+    ]);
+    for (const o of objs) {
+      const clusterScoped = o.kind === "ClusterRole" || o.kind === "ClusterRoleBinding";
+      expect(o.metadata?.namespace).toBe(clusterScoped ? undefined : NAMESPACE);
+    }
     // kubectl apply -f deploy/ takes files in name order: the namespace comes first
     expect(readdirSync(join(REPO, "deploy")).sort()[0]).toBe("namespace.yaml");
   });
 });
 
 describe("the rendered DaemonSet (default values)", () => {
-  it("runs serve with --host-root /host, port 10482 and the Kubernetes view off", async () => {
+  it("runs serve with --host-root /host, port 10482, the Kubernetes view on and GC in dry-run", async () => {
     const { container } = await renderDaemonSet();
-    expect(container.args).toEqual(FIXED_ARGS);
+    expect(container.args).toEqual(DEFAULT_ARGS);
     expect(container.command).toBeUndefined(); // the image's ENTRYPOINT
     expect(container.image).toBe("virtcontainers-exporter:0.1.0");
     expect(container.imagePullPolicy).toBe("IfNotPresent");
@@ -316,7 +366,7 @@ describe("the rendered DaemonSet (default values)", () => {
     ]);
   });
 
-  it("is hardened: read-only root, no escalation, only DAC_READ_SEARCH, RuntimeDefault seccomp, no host namespaces", async () => {
+  it("is hardened: read-only root, no escalation, only DAC_READ_SEARCH, RuntimeDefault seccomp, no host namespaces; the API token is mounted", async () => {
     const { pod, container } = await renderDaemonSet();
     expect(container.securityContext).toEqual({
       runAsUser: 0,
@@ -330,7 +380,7 @@ describe("the rendered DaemonSet (default values)", () => {
     expect(pod.hostPID).toBeUndefined();
     expect(pod.hostNetwork).toBeUndefined();
     expect(pod.hostIPC).toBeUndefined();
-    expect(pod.automountServiceAccountToken).toBe(false);
+    expect(pod.automountServiceAccountToken).toBe(true);
   });
 
   it("has the resources, scheduling and rollout of the defaults", async () => {
@@ -350,34 +400,206 @@ describe("the rendered DaemonSet (default values)", () => {
 
   it("labels everything with the standard labels; the Service selects the DaemonSet's pods on port metrics", async () => {
     const { objs, ds, pod } = await renderDaemonSet();
-    const selector = {
-      "app.kubernetes.io/name": "virtcontainers-exporter",
-      "app.kubernetes.io/instance": RELEASE,
-      "app.kubernetes.io/component": "exporter",
-    };
-    const standard = {
-      ...selector,
-      "app.kubernetes.io/version": "0.1.0",
-      "app.kubernetes.io/managed-by": "Helm",
-      "helm.sh/chart": "virtcontainers-exporter-0.1.0",
-    };
     for (const o of objs) {
       expect(o.metadata?.name).toBe("virtcontainers-exporter");
-      expect(o.metadata?.labels).toEqual(standard);
+      expect(o.metadata?.labels).toEqual(STANDARD);
     }
-    expect(ds.spec?.selector.matchLabels).toEqual(selector);
-    expect(ds.spec?.template.metadata?.labels).toEqual(standard);
+    expect(ds.spec?.selector.matchLabels).toEqual(SELECTOR);
+    expect(ds.spec?.template.metadata?.labels).toEqual(STANDARD);
 
-    const svc = only(objs, "Service");
+    const svc = onlyOf(objs, "Service");
     expect(svc.spec?.type).toBe("ClusterIP");
-    expect(svc.spec?.selector).toEqual(selector);
+    expect(svc.spec?.selector).toEqual(SELECTOR);
     expect(svc.spec?.ports).toEqual([
       { name: "metrics", port: 10482, targetPort: "metrics", protocol: "TCP" },
     ]);
 
-    const sa = only(objs, "ServiceAccount");
+    const sa = onlyOf(objs, "ServiceAccount");
     expect(pod.serviceAccountName).toBe(sa.metadata?.name);
-    expect(sa.automountServiceAccountToken).toBe(false);
+    expect(sa.automountServiceAccountToken).toBeUndefined();
+  });
+});
+
+describe("gc values", () => {
+  const writable = [false, false];
+  const mountsReadOnly = (c: V1Container): (boolean | undefined)[] =>
+    (c.volumeMounts ?? []).map((m) => m.readOnly);
+
+  it("gc.mode=on with process checks: hostPID, --gc-process-checks required, writable trees, DAC_OVERRIDE added", async () => {
+    const { pod, container } = await renderDaemonSet({ gc: { mode: "on" } });
+    expect(container.args).toEqual(argsFor({ mode: "on", processChecks: "required" }));
+    expect(pod.hostPID).toBe(true);
+    expect(mountsReadOnly(container)).toEqual(writable);
+    expect(container.securityContext?.capabilities).toEqual({
+      drop: ["ALL"],
+      add: ["DAC_OVERRIDE", "DAC_READ_SEARCH"],
+    });
+    expect(container.securityContext?.readOnlyRootFilesystem).toBe(true);
+    expect(container.securityContext?.allowPrivilegeEscalation).toBe(false);
+  });
+
+  it("gc.mode=on without process checks: no hostPID, --gc-process-checks off", async () => {
+    const { pod, container } = await renderDaemonSet({ gc: { mode: "on", processChecks: false } });
+    expect(container.args).toEqual(argsFor({ mode: "on", processChecks: "off" }));
+    expect(pod.hostPID).toBeUndefined();
+    expect(mountsReadOnly(container)).toEqual(writable);
+    expect(container.securityContext?.capabilities?.add).toEqual(["DAC_OVERRIDE", "DAC_READ_SEARCH"]);
+  });
+
+  it.each([
+    ["off", true],
+    ["off", false],
+    ["dry-run", true],
+    ["dry-run", false],
+  ])(
+    "gc.mode=%s (processChecks %s): read-only trees, no hostPID, --gc-process-checks auto, DAC_READ_SEARCH only",
+    async (mode, processChecks) => {
+      const { pod, container } = await renderDaemonSet({ gc: { mode, processChecks } });
+      expect(container.args).toEqual(argsFor({ mode, processChecks: "auto" }));
+      expect(pod.hostPID).toBeUndefined();
+      expect(mountsReadOnly(container)).toEqual([true, true]);
+      expect(container.securityContext?.capabilities?.add).toEqual(["DAC_READ_SEARCH"]);
+    },
+  );
+
+  it("passes interval, grace, maximum deletions and orphan fraction as the exporter parses them", async () => {
+    const { container } = await renderDaemonSet({
+      gc: { interval: "30s", grace: "1.5h", maxDeletionsPerRun: 1_000_000, maxOrphanFraction: 1 },
+    });
+    const args = container.args ?? [];
+    const after = (flag: string): string | undefined => args[args.indexOf(flag) + 1];
+    expect(after("--gc-interval")).toBe("30s");
+    expect(after("--gc-grace")).toBe("1.5h");
+    expect(after("--gc-max-deletions-per-run")).toBe("1000000");
+    expect(after("--gc-max-orphan-fraction")).toBe("1");
+    const small = await renderDaemonSet({ gc: { maxOrphanFraction: 0.05 } });
+    expect(small.container.args).toContain("0.05");
+  });
+});
+
+describe("RBAC", () => {
+  it("grants pods get/list/watch, nodes get and events create/patch (core and events.k8s.io), bound to the ServiceAccount", async () => {
+    const objs = parseObjects(await render({}, { release: "mon", namespace: "monitoring" }));
+    const role = onlyOf(objs, "ClusterRole");
+    expect(role.metadata?.name).toBe("mon-virtcontainers-exporter");
+    expect(role.rules).toEqual([
+      { apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "watch"] },
+      { apiGroups: [""], resources: ["nodes"], verbs: ["get"] },
+      { apiGroups: ["", "events.k8s.io"], resources: ["events"], verbs: ["create", "patch"] },
+    ]);
+    const binding = onlyOf(objs, "ClusterRoleBinding");
+    expect(binding.roleRef).toEqual({
+      apiGroup: "rbac.authorization.k8s.io",
+      kind: "ClusterRole",
+      name: "mon-virtcontainers-exporter",
+    });
+    expect(binding.subjects).toEqual([
+      { kind: "ServiceAccount", name: "mon-virtcontainers-exporter", namespace: "monitoring" },
+    ]);
+  });
+
+  it("rbac.create=false renders neither; serviceAccount.create=false binds the named account", async () => {
+    const none = await renderDaemonSet({ rbac: { create: false } });
+    expect(none.objs.map((o) => o.kind)).toEqual(["ServiceAccount", "Service", "DaemonSet"]);
+
+    const named = parseObjects(await render({ serviceAccount: { create: false, name: "node-exporters" } }));
+    expect(named.map((o) => o.kind)).toEqual(["ClusterRole", "ClusterRoleBinding", "Service", "DaemonSet"]);
+    expect(onlyOf(named, "ClusterRoleBinding").subjects?.[0]?.name).toBe("node-exporters");
+  });
+});
+
+describe("namespace values", () => {
+  it("namespace.create makes a namespace labelled privileged and puts every namespaced object in it", async () => {
+    const objs = parseObjects(
+      await render(
+        { namespace: { create: true, name: "vce", labels: { team: "runtime" } } },
+        { release: "mon", namespace: "kube-system" },
+      ),
+    );
+    expect(objs[0]?.kind).toBe("Namespace"); // Helm creates it before everything else
+    const ns = onlyOf(objs, "Namespace");
+    expect(ns.metadata?.name).toBe("vce");
+    expect(ns.metadata?.labels).toEqual({
+      ...STANDARD,
+      "app.kubernetes.io/instance": "mon",
+      ...POD_SECURITY,
+      team: "runtime",
+    });
+    for (const o of objs) {
+      if (["Namespace", "ClusterRole", "ClusterRoleBinding"].includes(o.kind ?? "")) continue;
+      expect(o.metadata?.namespace, o.kind).toBe("vce");
+    }
+    expect(onlyOf(objs, "ClusterRoleBinding").subjects?.[0]?.namespace).toBe("vce");
+  });
+
+  it("namespace.create in the release namespace fails with the reason and the fix", async () => {
+    const err = await renderError({ namespace: { create: true } }, "vce");
+    expect(err).toContain(
+      'namespace.create needs namespace.name set to a namespace other than the release namespace "vce"',
+    );
+    expect(err).toContain("--set namespace.create=true,namespace.name=virtcontainers-exporter");
+  });
+
+  it("namespace.name alone moves the objects without creating a namespace", async () => {
+    const objs = parseObjects(await render({ namespace: { name: "vce" } }, { namespace: "default" }));
+    expect(objs.map((o) => o.kind)).not.toContain("Namespace");
+    expect(onlyOf(objs, "DaemonSet").metadata?.namespace).toBe("vce");
+  });
+});
+
+describe("ServiceMonitor", () => {
+  it("is rendered only when enabled", async () => {
+    const kinds = parseObjects(await render()).map((o) => o.kind);
+    expect(kinds).not.toContain("ServiceMonitor");
+    expect(kinds).not.toContain("PrometheusRule");
+    expect(kinds).not.toContain("ConfigMap");
+  });
+
+  it("scrapes port metrics with honorLabels, sets job and node, and takes the extra labels and settings", async () => {
+    const objs = parseObjects(
+      await render({
+        serviceMonitor: {
+          enabled: true,
+          additionalLabels: { release: "kube-prometheus-stack" },
+          interval: "30s",
+          scrapeTimeout: "10s",
+          relabelings: [{ action: "replace", targetLabel: "cluster", replacement: "prod" }],
+          metricRelabelings: [{ action: "drop", sourceLabels: ["__name__"], regex: "nodejs_.*" }],
+        },
+      }),
+    );
+    const sm = onlyOf(objs, "ServiceMonitor");
+    expect(sm.apiVersion).toBe("monitoring.coreos.com/v1");
+    expect(sm.metadata?.namespace).toBe(NAMESPACE);
+    expect(sm.metadata?.labels).toEqual({ ...STANDARD, release: "kube-prometheus-stack" });
+    const svc = onlyOf(objs, "Service");
+    expect(sm.spec.selector.matchLabels).toEqual(svc.spec?.selector);
+    expect(sm.spec.namespaceSelector.matchNames).toEqual([NAMESPACE]);
+    expect(sm.spec.endpoints).toEqual([
+      {
+        port: "metrics",
+        path: "/metrics",
+        interval: "30s",
+        scrapeTimeout: "10s",
+        honorLabels: true,
+        relabelings: [
+          { action: "replace", targetLabel: "job", replacement: "virtcontainers-exporter" },
+          { action: "replace", sourceLabels: ["__meta_kubernetes_pod_node_name"], targetLabel: "node" },
+          { action: "replace", targetLabel: "cluster", replacement: "prod" },
+        ],
+        metricRelabelings: [{ action: "drop", sourceLabels: ["__name__"], regex: "nodejs_.*" }],
+      },
+    ]);
+  });
+
+  it("goes to serviceMonitor.namespace and still selects the Service in the exporter's namespace", async () => {
+    const sm = onlyOf(
+      parseObjects(await render({ serviceMonitor: { enabled: true, namespace: "monitoring" } })),
+      "ServiceMonitor",
+    );
+    expect(sm.metadata?.namespace).toBe("monitoring");
+    expect(sm.spec.namespaceSelector.matchNames).toEqual([NAMESPACE]);
+    expect(sm.spec.endpoints[0]?.interval).toBeUndefined();
   });
 });
 
@@ -418,18 +640,19 @@ describe("values", () => {
     expect(pod.tolerations).toEqual(tolerations);
   });
 
-  it("extraArgs are appended after the fixed arguments, as strings", async () => {
+  it("extraArgs are appended after the chart's arguments", async () => {
     const { container } = await renderDaemonSet({
       extraArgs: ["--log-level", "debug", "--no-collector.devices"],
     });
-    expect(container.args).toEqual([...FIXED_ARGS, "--log-level", "debug", "--no-collector.devices"]);
+    expect(container.args).toEqual([...DEFAULT_ARGS, "--log-level", "debug", "--no-collector.devices"]);
   });
 
-  it("resources, podAnnotations and imagePullSecrets", async () => {
-    const { ds, pod, container } = await renderDaemonSet({
+  it("resources, podAnnotations, imagePullSecrets and ServiceAccount annotations", async () => {
+    const { objs, ds, pod, container } = await renderDaemonSet({
       resources: { requests: { cpu: "50m", memory: "256Mi" }, limits: { memory: "512Mi" } },
       podAnnotations: { "prometheus.io/scrape": "true", "prometheus.io/port": "10482" },
       imagePullSecrets: [{ name: "regcred" }],
+      serviceAccount: { annotations: { "example.com/owner": "runtime-team" } },
     });
     expect(container.resources).toEqual({
       requests: { cpu: "50m", memory: "256Mi" },
@@ -440,13 +663,21 @@ describe("values", () => {
       "prometheus.io/port": "10482",
     });
     expect(pod.imagePullSecrets).toEqual([{ name: "regcred" }]);
+    expect(onlyOf(objs, "ServiceAccount").metadata?.annotations).toEqual({
+      "example.com/owner": "runtime-team",
+    });
   });
 
   it("serviceAccount.create false renders no ServiceAccount and uses the named one (default: default)", async () => {
     const none = await renderDaemonSet({ serviceAccount: { create: false } });
-    expect(none.objs.map((o) => o.kind)).toEqual(["Service", "DaemonSet"]);
+    expect(none.objs.map((o) => o.kind)).toEqual([
+      "ClusterRole",
+      "ClusterRoleBinding",
+      "Service",
+      "DaemonSet",
+    ]);
     expect(none.pod.serviceAccountName).toBe("default");
-    expect(none.pod.automountServiceAccountToken).toBe(false);
+    expect(none.pod.automountServiceAccountToken).toBe(true);
 
     const named = await renderDaemonSet({ serviceAccount: { create: false, name: "node-exporters" } });
     expect(named.pod.serviceAccountName).toBe("node-exporters");
@@ -468,41 +699,81 @@ describe("values", () => {
 });
 
 describe("NOTES.txt", () => {
-  it("says what was installed and how to see the metrics", async () => {
-    // helm template does not render NOTES.txt and helm install --dry-run needs a cluster here,
-    // so a copy of the chart renders it as a template of its own.
+  /** NOTES.txt as helm would print it: `helm template` does not render it and `helm install
+   * --dry-run` needs a cluster, so a copy of the chart renders it as a template of its own. */
+  async function notes(values: Record<string, unknown>, namespace = "monitoring"): Promise<string> {
     const chart = join(temp.make("vce-notes-"), "virtcontainers-exporter");
     cpSync(CHART, chart, { recursive: true });
-    const notes = readFileSync(join(chart, "templates", "NOTES.txt"), "utf8");
+    const text = readFileSync(join(chart, "templates", "NOTES.txt"), "utf8");
     writeFileSync(
       join(chart, "templates", "_notes-check.tpl"),
-      `{{- define "notes-check" -}}\n${notes}{{- end -}}\n`,
+      `{{- define "notes-check" -}}\n${text}{{- end -}}\n`,
     );
     writeFileSync(
       join(chart, "templates", "notes-check.yaml"),
       'notes: {{ include "notes-check" . | toJson }}\n',
     );
-    const out = await render(
-      {},
-      {
-        release: "mon",
-        namespace: "monitoring",
-        chart,
-        extra: ["--show-only", "templates/notes-check.yaml"],
-      },
-    );
-    const doc = must(parse(out)[0] as { notes?: string } | undefined, "the rendered notes");
-    const text = must(doc.notes, "notes");
-    expect(text).toContain('release "mon" in namespace "monitoring"');
+    const out = await render(values, {
+      release: "mon",
+      namespace,
+      chart,
+      extra: ["--show-only", "templates/notes-check.yaml"],
+    });
+    const doc = must(parseObjects(out)[0] as { notes?: string } | undefined, "the rendered notes");
+    const rendered = must(doc.notes, "notes");
+    expect(rendered).not.toContain("<no value>");
+    return rendered;
+  }
+
+  it("says what was installed, the GC mode and how to see the metrics", async () => {
+    const text = await notes({});
+    expect(text).toContain('release "mon" in namespace "monitoring".');
     expect(text).toContain("DaemonSet mon-virtcontainers-exporter");
+    expect(text).toContain("/var/lib/virtcontainers read-only");
     expect(text).toContain("Service mon-virtcontainers-exporter (ClusterIP), port 10482");
+    expect(text).toContain("ServiceAccount mon-virtcontainers-exporter.");
+    expect(text).toContain("ClusterRole and ClusterRoleBinding mon-virtcontainers-exporter");
     expect(text).toContain("Image: virtcontainers-exporter:0.1.0");
+    expect(text).toContain("Garbage collection of orphan pod state: dry-run.");
+    expect(text).toContain("helm upgrade mon CHART --namespace monitoring --reuse-values --set gc.mode=on");
+    expect(text).toContain(
+      "kubectl label namespace monitoring pod-security.kubernetes.io/enforce=privileged",
+    );
     expect(text).toContain('kubectl --namespace monitoring port-forward "pod/$POD" 10482:10482');
     expect(text).toContain("curl -s http://127.0.0.1:10482/metrics");
     expect(text).toContain(
       "-l app.kubernetes.io/instance=mon,app.kubernetes.io/name=virtcontainers-exporter",
     );
-    expect(text).not.toContain("<no value>");
+    expect(text).not.toContain("ServiceMonitor");
+  });
+
+  it("with GC on, the optional parts and a created namespace, says so", async () => {
+    const text = await notes(
+      {
+        gc: { mode: "on" },
+        namespace: { create: true, name: "vce" },
+        serviceMonitor: { enabled: true },
+        prometheusRule: { enabled: true },
+        dashboards: { enabled: true },
+      },
+      "kube-system",
+    );
+    expect(text).toContain('release "mon" in namespace "kube-system", its objects in namespace "vce".');
+    expect(text).toContain("/var/lib/virtcontainers read-write");
+    expect(text).toContain("Garbage collection of orphan pod state: on.");
+    expect(text).toContain("The state of a pod that has been an orphan for 10m is deleted, at most 5 pods");
+    expect(text).toContain("The pods run with hostPID");
+    expect(text).toContain("hostPath volumes and hostPID need the");
+    expect(text).toContain("Namespace vce, labelled for the privileged Pod Security level.");
+    expect(text).toContain("ServiceMonitor mon-virtcontainers-exporter");
+    expect(text).toContain("PrometheusRule mon-virtcontainers-exporter");
+    expect(text).toContain("ConfigMap mon-virtcontainers-exporter-dashboard");
+    expect(text).toContain("kubectl --namespace vce get daemonset mon-virtcontainers-exporter");
+    expect(text).not.toContain("kubectl label namespace");
+
+    const off = await notes({ gc: { mode: "on", processChecks: false }, rbac: { create: false } });
+    expect(off).toContain("Process checks are off");
+    expect(off).toContain("No RBAC (rbac.create=false)");
   });
 });
 

@@ -67,3 +67,54 @@ The exporter image: repository:tag, the tag defaulting to the chart's appVersion
 {{- define "virtcontainers-exporter.image" -}}
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag | toString) }}
 {{- end }}
+
+{{/*
+The namespace of every namespaced object: namespace.name, else the release namespace.
+*/}}
+{{- define "virtcontainers-exporter.namespace" -}}
+{{- default .Release.Namespace .Values.namespace.name }}
+{{- end }}
+
+{{/*
+--gc-process-checks: with GC on, "required" when processChecks is true (the pod then runs with
+hostPID) and "off" when it is false; "auto" in the other modes (no hostPID, so the rule is
+recorded as not checked).
+*/}}
+{{- define "virtcontainers-exporter.gcProcessChecks" -}}
+{{- if eq .Values.gc.mode "on" }}
+{{- ternary "required" "off" .Values.gc.processChecks }}
+{{- else }}
+{{- print "auto" }}
+{{- end }}
+{{- end }}
+
+{{/*
+"true" when the pod runs in the host's PID namespace: GC on with process checks.
+*/}}
+{{- define "virtcontainers-exporter.hostPID" -}}
+{{- and (eq .Values.gc.mode "on") .Values.gc.processChecks | toString }}
+{{- end }}
+
+{{/*
+The capabilities added after dropping ALL, one per line of a YAML list (README "Security"):
+DAC_READ_SEARCH always (read and search the runtime's directories whatever their mode: before
+2018-02-28 the runtime made pod directories with mode 0000); DAC_OVERRIDE only with GC on
+(remove entries inside such directories, which the owner has no write bit on).
+*/}}
+{{- define "virtcontainers-exporter.capabilities" -}}
+{{- $caps := list "DAC_READ_SEARCH" }}
+{{- if eq .Values.gc.mode "on" }}
+{{- $caps = prepend $caps "DAC_OVERRIDE" }}
+{{- end }}
+{{- toYaml $caps }}
+{{- end }}
+
+{{/*
+Checks of value combinations that the schema cannot express; fails the render with a clear
+message.
+*/}}
+{{- define "virtcontainers-exporter.validate" -}}
+{{- if and .Values.namespace.create (eq (include "virtcontainers-exporter.namespace" .) .Release.Namespace) }}
+{{- fail (printf "namespace.create needs namespace.name set to a namespace other than the release namespace %q: Helm keeps the release record in the release namespace, which must exist before the install (e.g. --namespace kube-system --set namespace.create=true,namespace.name=virtcontainers-exporter)" .Release.Namespace) }}
+{{- end }}
+{{- end }}
