@@ -1,0 +1,277 @@
+/**
+ * The Grafana dashboard (charts/virtcontainers-exporter/files/dashboard.json): its structure
+ * and variables; every query uses only series, labels and functions of the metric contract
+ * (metrics-contract.ts), filters by the $node (and, for pod series, $namespace) variable and
+ * parses as PromQL (`promtool check rules` on the queries as recording rules); the topics the
+ * dashboard must cover; and the chart's ConfigMap holds the file unchanged.
+ */
+import { spawnSync } from "node:child_process";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+
+import { dumpYaml } from "@kubernetes/client-node";
+import { afterAll, describe, expect, it } from "vitest";
+
+import { CHART, onlyOf, parseObjects, render } from "./helm.js";
+import { TempDirs } from "./helpers.js";
+import { EXTERNAL_FAMILIES, familyOf, TARGET_LABELS } from "./metrics-contract.js";
+import { FUNCTIONS, promqlRefs, type PromqlRefs } from "./promql.js";
+
+const PROMTOOL = ["/usr/bin/promtool", "/usr/local/bin/promtool"].find((p) => existsSync(p));
+if (PROMTOOL === undefined) {
+  throw new Error(
+    "promtool is not installed; install it with `apt-get install prometheus` (CI does this in .ci/run)",
+  );
+}
+
+const FILE = join(CHART, "files", "dashboard.json");
+const DATASOURCE = { type: "prometheus", uid: "${datasource}" };
+
+interface Target {
+  readonly refId: string;
+  readonly expr: string;
+  readonly legendFormat?: string;
+  readonly datasource?: unknown;
+}
+interface Panel {
+  readonly id: number;
+  readonly type: string;
+  readonly title: string;
+  readonly description?: string;
+  readonly datasource?: unknown;
+  readonly gridPos: { readonly x: number; readonly y: number; readonly w: number; readonly h: number };
+  readonly targets?: readonly Target[];
+}
+interface Variable {
+  readonly name: string;
+  readonly type: string;
+  readonly query: unknown;
+  readonly includeAll?: boolean;
+  readonly allValue?: string;
+  readonly multi?: boolean;
+}
+interface Dashboard {
+  readonly title: string;
+  readonly uid: string;
+  readonly schemaVersion: number;
+  readonly panels: readonly Panel[];
+  readonly templating: { readonly list: readonly Variable[] };
+}
+
+const text = readFileSync(FILE, "utf8");
+const dashboard = JSON.parse(text) as Dashboard;
+const panels = dashboard.panels.filter((p) => p.type !== "row");
+const queries = panels.flatMap((p) => (p.targets ?? []).map((t) => ({ panel: p, target: t })));
+
+const temp = new TempDirs();
+afterAll(() => {
+  temp.cleanup();
+});
+
+/** What is wrong with one query, judged against the metric contract. */
+function queryProblems(expr: string, legendFormat = ""): string[] {
+  const problems: string[] = [];
+  let refs: PromqlRefs;
+  try {
+    refs = promqlRefs(expr);
+  } catch (err: unknown) {
+    return [err instanceof Error ? err.message : String(err)];
+  }
+  const labels = new Set(TARGET_LABELS);
+  for (const s of refs.selectors) {
+    const fam = s.metric === undefined ? undefined : familyOf(s.metric);
+    if (fam === undefined) {
+      problems.push(`unknown series ${String(s.metric)}`);
+      continue;
+    }
+    for (const l of fam.family.labels) labels.add(l);
+    if (fam.bucket) labels.add("le");
+    for (const l of s.labels) if (!labels.has(l)) problems.push(`${fam.name} has no label ${l}`);
+    // every series of the exporter's targets (kube-state-metrics' have no node label)
+    const external = fam.name in EXTERNAL_FAMILIES && !fam.name.startsWith("scrape_") && fam.name !== "up";
+    if (!external && !s.labels.includes("node")) {
+      problems.push(`${fam.name} is not filtered by node=~"$node"`);
+    }
+    if (fam.family.labels.includes("pod_id") && !s.labels.includes("namespace")) {
+      problems.push(`${fam.name} is not filtered by namespace=~"$namespace"`);
+    }
+  }
+  for (const l of refs.grouping) if (!labels.has(l)) problems.push(`no label ${l} to group by`);
+  for (const f of refs.functions) if (!FUNCTIONS.has(f)) problems.push(`unknown function ${f}`);
+  for (const m of legendFormat.matchAll(/\{\{\s*(\w+)\s*\}\}/g)) {
+    if (!labels.has(m[1] ?? "")) problems.push(`legend uses label ${m[1] ?? ""}`);
+  }
+  return problems;
+}
+
+/** A query with Grafana's variables replaced as Grafana does for "All". */
+function substituted(expr: string): string {
+  return expr.replaceAll("$__rate_interval", "5m").replaceAll("$node", ".*").replaceAll("$namespace", ".*");
+}
+
+// ---------------------------------------------------------------------------------------------
+
+describe("the dashboard", () => {
+  it("is a Grafana dashboard with a stable uid and the data source, node and namespace variables", () => {
+    expect(dashboard.title).toBe("virtcontainers");
+    expect(dashboard.uid).toBe("virtcontainers-exporter");
+    expect(dashboard.schemaVersion).toBeGreaterThanOrEqual(36);
+    const vars = dashboard.templating.list;
+    expect(vars.map((v) => v.name)).toEqual(["datasource", "node", "namespace"]);
+    expect(vars[0]).toMatchObject({ type: "datasource", query: "prometheus" });
+    for (const v of vars.slice(1)) {
+      expect(v).toMatchObject({ type: "query", includeAll: true, allValue: ".*", multi: true });
+    }
+    expect(vars[1]?.query).toEqual({
+      query: "label_values(virtcontainers_exporter_build_info, node)",
+      refId: "node",
+    });
+    expect(vars[2]?.query).toEqual({
+      query: 'label_values(virtcontainers_pod_info{node=~"$node"}, namespace)',
+      refId: "namespace",
+    });
+  });
+
+  it("has panels with unique ids, titles and descriptions, on the 24-column grid without overlaps", () => {
+    expect(panels.length).toBeGreaterThanOrEqual(20);
+    const ids = dashboard.panels.map((p) => p.id);
+    expect(new Set(ids).size).toBe(ids.length);
+    const cells = new Set<string>();
+    for (const p of dashboard.panels) {
+      expect(p.title.length, `panel ${p.id}`).toBeGreaterThan(2);
+      expect(p.gridPos.x + p.gridPos.w, p.title).toBeLessThanOrEqual(24);
+      for (let x = p.gridPos.x; x < p.gridPos.x + p.gridPos.w; x++) {
+        for (let y = p.gridPos.y; y < p.gridPos.y + p.gridPos.h; y++) {
+          const cell = `${x},${y}`;
+          expect(cells.has(cell), `${p.title} overlaps another panel at ${cell}`).toBe(false);
+          cells.add(cell);
+        }
+      }
+    }
+    for (const p of panels) {
+      expect(p.description?.length ?? 0, p.title).toBeGreaterThan(10);
+      expect(p.datasource, p.title).toEqual(DATASOURCE);
+      expect(p.targets?.length ?? 0, p.title).toBeGreaterThan(0);
+      const refIds = (p.targets ?? []).map((t) => t.refId);
+      expect(new Set(refIds).size, p.title).toBe(refIds.length);
+      for (const t of p.targets ?? []) expect(t.datasource, p.title).toEqual(DATASOURCE);
+    }
+  });
+
+  it("queries only series, labels and functions of the metric contract, each filtered by $node (and $namespace)", () => {
+    const problems = queries.flatMap(({ panel, target }) =>
+      queryProblems(target.expr, target.legendFormat).map((p) => `${panel.title} ${target.refId}: ${p}`),
+    );
+    for (const v of dashboard.templating.list.slice(1)) {
+      const q = (v.query as { query: string }).query;
+      const m = /^label_values\((.*), (\w+)\)$/.exec(q);
+      if (m?.[1] === undefined || m[2] === undefined) {
+        problems.push(`variable ${v.name}: not label_values(selector, label)`);
+        continue;
+      }
+      const fam = familyOf(promqlRefs(m[1]).selectors[0]?.metric ?? "");
+      if (fam === undefined || !fam.family.labels.includes(m[2])) {
+        problems.push(`variable ${v.name}: no label ${m[2]} on ${m[1]}`);
+      }
+    }
+    expect(problems).toEqual([]);
+  });
+
+  it("the query check finds a misspelt series, a missing label, a missing filter and a misplaced variable", () => {
+    expect(queryProblems('sum(virtcontainers_pod_vcpu{node=~"$node", namespace=~"$namespace"})')).toEqual([
+      "unknown series virtcontainers_pod_vcpu",
+    ]);
+    expect(queryProblems('sum by (reason) (virtcontainers_orphan_pods{node=~"$node"})')).toEqual([
+      "no label reason to group by",
+    ]);
+    expect(queryProblems('virtcontainers_devices{node=~"$node", kind="vfio"}', "{{type}}")).toEqual([
+      "virtcontainers_devices has no label kind",
+    ]);
+    expect(queryProblems('virtcontainers_pod_vcpus{node=~"$node"}')).toEqual([
+      'virtcontainers_pod_vcpus is not filtered by namespace=~"$namespace"',
+    ]);
+    expect(queryProblems("virtcontainers_orphan_pods")).toEqual([
+      'virtcontainers_orphan_pods is not filtered by node=~"$node"',
+    ]);
+    expect(queryProblems('rate(virtcontainers_scans_total{node=~"$node"}[5m]) * $factor')[0]).toMatch(
+      /Grafana variable outside/,
+    );
+  });
+
+  it("parses as PromQL: promtool check rules on every query as a recording rule", () => {
+    const rules = queries.map(({ panel, target }) => ({
+      record: `dashboard:panel_${panel.id}_${target.refId}`,
+      expr: substituted(target.expr),
+    }));
+    const file = join(temp.make("vce-dashboard-"), "queries.yaml");
+    writeFileSync(file, dumpYaml({ groups: [{ name: "dashboard", rules }] }));
+    const r = spawnSync(PROMTOOL ?? "promtool", ["check", "rules", file], { encoding: "utf8" });
+    expect(r.status, `${r.stdout}${r.stderr}`).toBe(0);
+    expect(r.stdout).toContain(`SUCCESS: ${rules.length} rules found`);
+
+    // and promtool does reject a broken one
+    writeFileSync(file, dumpYaml({ groups: [{ name: "d", rules: [{ record: "x:y", expr: "sum by (" }] }] }));
+    expect(spawnSync(PROMTOOL ?? "promtool", ["check", "rules", file]).status).not.toBe(0);
+  });
+
+  it("covers pods, VMs, devices, Kubernetes, the GC, file problems and the exporter's own health", () => {
+    const used = new Set(
+      queries.flatMap(({ target }) =>
+        promqlRefs(target.expr).selectors.map((s) => familyOf(s.metric ?? "")?.name),
+      ),
+    );
+    for (const name of [
+      "virtcontainers_pod_state",
+      "virtcontainers_pod_info",
+      "virtcontainers_pod_vcpus",
+      "virtcontainers_pod_memory_bytes",
+      "virtcontainers_pod_containers",
+      "virtcontainers_container_state",
+      "virtcontainers_devices",
+      "virtcontainers_device_info",
+      "virtcontainers_pod_kubernetes",
+      "virtcontainers_orphan_pods",
+      "virtcontainers_gc_mode",
+      "virtcontainers_gc_deletions_total",
+      "virtcontainers_gc_skipped_total",
+      "virtcontainers_gc_errors_total",
+      "virtcontainers_gc_circuit_open",
+      "virtcontainers_kubernetes_synced",
+      "virtcontainers_kubernetes_last_sync_timestamp_seconds",
+      "virtcontainers_kubernetes_watch_restarts_total",
+      "virtcontainers_file_problems",
+      "virtcontainers_parse_errors_total",
+      "virtcontainers_scan_duration_seconds",
+      "virtcontainers_collector_duration_seconds",
+      "scrape_duration_seconds",
+      "virtcontainers_watch_mode",
+    ]) {
+      expect(used.has(name), name).toBe(true);
+    }
+  });
+});
+
+describe("the chart's dashboard ConfigMap", () => {
+  it('holds files/dashboard.json unchanged, labelled grafana_dashboard: "1"', async () => {
+    const cm = onlyOf(
+      parseObjects(
+        await render({
+          dashboards: {
+            enabled: true,
+            namespace: "grafana",
+            additionalLabels: { team: "runtime" },
+            annotations: { grafana_folder: "Kubernetes" },
+          },
+        }),
+      ),
+      "ConfigMap",
+    );
+    expect(cm.metadata?.name).toBe("virtcontainers-exporter-dashboard");
+    expect(cm.metadata?.namespace).toBe("grafana");
+    expect(cm.metadata?.labels?.grafana_dashboard).toBe("1");
+    expect(cm.metadata?.labels?.team).toBe("runtime");
+    expect(cm.metadata?.annotations).toEqual({ grafana_folder: "Kubernetes" });
+    expect(Object.keys(cm.data ?? {})).toEqual(["virtcontainers-exporter.json"]);
+    expect(cm.data?.["virtcontainers-exporter.json"]).toBe(text.trimEnd());
+  });
+});
