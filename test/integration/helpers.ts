@@ -185,6 +185,11 @@ export class Child {
     }
   }
 
+  /** Everything written to stdout and stderr so far. */
+  get output(): string {
+    return this.out + this.err;
+  }
+
   describe(): string {
     const status = this.exit === null ? "running" : `exited ${JSON.stringify(this.exit)}`;
     return `[${status}] stdout: ${this.out.slice(-2000)} stderr: ${this.err.slice(-2000)}`;
