@@ -3,7 +3,7 @@
 //
 // Environment:
 //   BENCH_SIZES=110,1000      pod counts (default 110,1000,5000)
-//   BENCH_SECTIONS=scan       sections to run: scan, metrics (default all; empty = generator + baseline only)
+//   BENCH_SECTIONS=scan       sections to run: scan, gc, metrics (default all; empty = generator + baseline only)
 //   BENCH_SCRAPES, BENCH_CHURN_SECONDS, BENCH_IDLE_SECONDS   see metrics.mjs
 //   BENCH_SEED=1              generator seed
 //   TMPDIR=/dev/shm           where trees are generated (os.tmpdir())
@@ -17,9 +17,10 @@ import { measureBaseline } from "./measure.mjs";
 import { metricsSection } from "./metrics.mjs";
 import { makeTempDir, removeTempDir } from "./procs.mjs";
 import { countStatuses, fmt, printTable, row } from "./report.mjs";
+import { gcSection } from "./gc.mjs";
 import { scanSection } from "./scan.mjs";
 
-const SECTIONS = [scanSection, metricsSection]; // metrics last: it edits the tree (and restores it)
+const SECTIONS = [scanSection, gcSection, metricsSection]; // metrics last: it edits the tree (and restores it)
 const DEFAULT_SIZES = [110, 1000, 5000];
 const RESULTS_FILE = fileURLToPath(new URL("../.bench/results.json", import.meta.url));
 
