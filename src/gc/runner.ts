@@ -5,7 +5,8 @@
  * `dry-run` goes through exactly the same path and stops before the deletion.
  * Every decision is logged with the pod ID and counted; nothing here throws.
  */
-import { join } from "node:path";
+import { realpathSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
 import { describeError, type KubeApi, type NodeRef } from "../kube/api.js";
 import { matchPods, type PodMatch } from "../kube/match.js";
 import { toKubePod, type KubePod } from "../kube/pods.js";
@@ -359,7 +360,9 @@ export class GcRunner {
   ): { reason: SkipReason | null; detail: string } {
     const own = readMountTable(join(this.opts.procRoot, "self", "mountinfo"));
     if ("error" in own) return { reason: "mountinfo_unreadable", detail: own.error };
-    const found = mountsUnder(own, dirs);
+    // mountinfo lists real paths: a host root (or a tree root) reached through a symlink must be
+    // compared as its real path too, or a bind mount under the pod would go unseen.
+    const found = mountsUnder(own, [...new Set(dirs.flatMap((d) => [d, realDirectory(d)]))]);
     if (hostVisible) {
       const host = readMountTable(join(this.opts.procRoot, "1", "mountinfo"));
       if ("error" in host) return { reason: "mountinfo_unreadable", detail: `host: ${host.error}` };
@@ -402,6 +405,15 @@ export class GcRunner {
     } catch (err: unknown) {
       this.opts.log.warn({ podId: d.podId, err: describeError(err) }, "gc: recording the Node event failed");
     }
+  }
+}
+
+/** `dir` with its parent resolved to a real path (`dir` itself may be gone already). */
+function realDirectory(dir: string): string {
+  try {
+    return join(realpathSync(dirname(dir)), basename(dir));
+  } catch {
+    return dir;
   }
 }
 
