@@ -18,18 +18,26 @@
  * after its listing and an unlink/rmdir of one of its entries would redirect that one call.
  * Only root can do that here (the trees are root-owned) and the runtime, which holds the same
  * flock, does not touch a pod while we hold it. Bind mounts from the same filesystem have the
- * same st_dev and are not seen here: the mount guard (guards.ts mountsUnder) runs before.
+ * same st_dev and are not seen by the walk: the mount table is read again right before removing
+ * (besides the runner's own mount guard).
  *
  * Any error (EACCES, EBUSY, ...) stops the removal of the pod, leaves the rest in place and is
  * returned with the counts so far; nothing throws. Synchronous: a pod directory is small.
  */
-import { lstatSync, readdirSync, rmdirSync, unlinkSync, type BigIntStats } from "node:fs";
+import { lstatSync, readdirSync, realpathSync, rmdirSync, unlinkSync, type BigIntStats } from "node:fs";
+import { mountsUnder, readMountTable } from "./guards.js";
 
 export interface RemoveOptions {
   /** The tree holding pod directories, e.g. <hostRoot>/run/virtcontainers/pods. */
   readonly treeRoot: string;
   /** The pod ID: a single path component. */
   readonly name: string;
+  /**
+   * The mount table read right before removing (default /proc/self/mountinfo): a mount point at
+   * or under the pod directory, by its path or its real path, refuses the removal. Bind mounts
+   * from the same filesystem share st_dev, so the walk alone cannot see them.
+   */
+  readonly mountinfo?: string;
 }
 
 export type RefusalReason =
@@ -82,6 +90,11 @@ export function removePodDirectory(opts: RemoveOptions): RemoveOutcome {
   if (pod.isSymbolicLink()) return refused("symlink", podText);
   if (!pod.isDirectory()) return refused("not_directory", podText);
   if (pod.dev !== root.dev) return refused("mount_point", podText);
+  const table = readMountTable(opts.mountinfo ?? "/proc/self/mountinfo");
+  if ("error" in table)
+    return { kind: "failed", path: podText, code: "EMOUNTINFO", message: table.error, files: 0, dirs: 0 };
+  const mounted = mountsUnder(table, [podText, realPath(podText)]);
+  if (mounted[0] !== undefined) return refused("mount_point", mounted[0]);
 
   const podPath = Buffer.from(podText);
   const id: Ident = { dev: pod.dev, ino: pod.ino };
@@ -93,6 +106,14 @@ export function removePodDirectory(opts: RemoveOptions): RemoveOutcome {
   const stop = walk.tree(podPath, id);
   if (stop === null) return { kind: "removed", files: walk.files, dirs: walk.dirs };
   return stop.kind === "refused" ? stop : { ...stop, files: walk.files, dirs: walk.dirs };
+}
+
+function realPath(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return path;
+  }
 }
 
 /** One path component: non-empty, not "." or "..", no "/" or NUL. */

@@ -266,6 +266,31 @@ describe("removePodDirectory", () => {
     expect(snapshot(h.pod)).toEqual(before);
   });
 
+  it("refuses a bind mount from the same filesystem under the pod, also through a symlinked tree root", (ctx) => {
+    const h = host();
+    const source = join(h.base, "bind-source");
+    mkdirSync(source);
+    writeFileSync(join(source, "precious"), "keep me");
+    const target = join(h.pod, CID, "rootfs");
+    mkdirSync(target, { recursive: true });
+    const mount = spawnSync("mount", ["--bind", source, target], { encoding: "utf8" });
+    if (mount.status !== 0) {
+      ctx.skip(`mount --bind is not permitted here: ${mount.stderr.trim()}`);
+      return;
+    }
+    mounted.push(target);
+    // same st_dev as the pod directory: only the mount table shows it
+    symlinkSync(h.base, join(h.base, "link"));
+    for (const treeRoot of [h.pods, join(h.base, "link", "pods")]) {
+      expect(removePodDirectory({ treeRoot, name: POD })).toMatchObject({
+        kind: "refused",
+        reason: "mount_point",
+      });
+    }
+    expect(readFileSync(join(source, "precious"), "utf8")).toBe("keep me");
+    expect(readFileSync(join(target, "precious"), "utf8")).toBe("keep me");
+  });
+
   it("refuses a pod directory that is itself a mount point", (ctx) => {
     const h = host();
     const mount = spawnSync("mount", ["-t", "tmpfs", "tmpfs", h.pod], { encoding: "utf8" });
