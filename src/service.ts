@@ -3,6 +3,7 @@
  * lifecycle. The constructor does nothing active; start() runs the first scan.
  */
 import { GcRunner, type ProcessChecks, type RunReport } from "./gc/runner.js";
+import type { KubernetesSummary } from "./http/app.js";
 import type { GcPolicy } from "./gc/plan.js";
 import type { KubeApi } from "./kube/api.js";
 import { enrichSnapshot } from "./kube/enrich.js";
@@ -105,6 +106,17 @@ export class ExporterService {
               return snapshot.pods.find((p) => p.id === podId) ?? null;
             },
           });
+  }
+
+  /** For the landing page: null with Kubernetes off. */
+  get kubernetesSummary(): KubernetesSummary | null {
+    if (this.kube === null) return null;
+    return {
+      synced: this.kube.pods() !== null,
+      nodeConfirmed: this.kube.confirmedNode !== null,
+      orphans: this.context.matches?.filter((m) => m.status === "orphan").length ?? 0,
+      gcMode: this.opts.gc?.policy.mode ?? "off",
+    };
   }
 
   /** The current Kubernetes matches (one per snapshot pod), or null with Kubernetes off. */

@@ -29,6 +29,9 @@ export async function runServe(argv: readonly string[], env: NodeJS.ProcessEnv):
       get snapshot() {
         return service.snapshot;
       },
+      get kubernetes() {
+        return service.kubernetesSummary;
+      },
       render: (gzip) => service.cache.render(gzip),
       countScrape: () => {
         service.self.scrapes.inc();

@@ -5,9 +5,18 @@ import { CONTENT_TYPE } from "../metrics/cache.js";
 import { allProblems, type Snapshot } from "../scan/snapshot.js";
 import { VERSION } from "../version.js";
 
+/** The Kubernetes side for the landing page; null with Kubernetes off. */
+export interface KubernetesSummary {
+  readonly synced: boolean;
+  readonly nodeConfirmed: boolean;
+  readonly orphans: number;
+  readonly gcMode: string;
+}
+
 export interface AppSource {
   readonly ready: boolean;
   readonly snapshot: Snapshot | null;
+  readonly kubernetes?: KubernetesSummary | null;
   render(gzip: boolean): Promise<readonly Buffer[]>;
   countScrape(): void;
 }
@@ -16,7 +25,14 @@ export function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-function landing(nodeName: string, s: Snapshot | null): string {
+function kubernetesLine(k: KubernetesSummary | null | undefined): string {
+  if (k === undefined || k === null) return "<p>Kubernetes pod view: off.</p>";
+  return `<p>Kubernetes pod view: ${k.synced ? "synced" : "<b>not synced</b>"}; Node ${
+    k.nodeConfirmed ? "confirmed" : "<b>not confirmed</b>"
+  }; ${k.orphans} orphan pods; GC ${escapeHtml(k.gcMode)}.</p>`;
+}
+
+function landing(nodeName: string, s: Snapshot | null, k?: KubernetesSummary | null): string {
   const rows =
     s === null
       ? "<p>First scan in progress.</p>"
@@ -32,6 +48,7 @@ function landing(nodeName: string, s: Snapshot | null): string {
 <body><h1>virtcontainers-exporter ${escapeHtml(VERSION)}</h1>
 <p>Node <b>${escapeHtml(nodeName)}</b></p>
 ${rows}
+${kubernetesLine(k)}
 <ul><li><a href="metrics">/metrics</a></li><li><a href="healthz">/healthz</a></li><li><a href="readyz">/readyz</a></li></ul>
 </body></html>
 `;
@@ -66,7 +83,7 @@ export function createApp(source: AppSource, nodeName: string): Express {
     else res.status(503).type("text/plain").send("not ready: first scan in progress\n");
   });
   app.get("/", (_req, res) => {
-    res.type("html").send(landing(nodeName, source.snapshot));
+    res.type("html").send(landing(nodeName, source.snapshot, source.kubernetes));
   });
   app.use((_req, res) => {
     res.status(404).type("text/plain").send("not found\n");

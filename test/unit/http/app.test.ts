@@ -39,9 +39,38 @@ describe("the landing page", () => {
       expect(body).toContain("<p>Node <b>&#60;script&#62;alert(1)&#60;/script&#62;</b></p>");
       expect(body).not.toContain("<script>");
       expect(body).toContain("<p>First scan in progress.</p>");
+      expect(body).toContain("<p>Kubernetes pod view: off.</p>");
       const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
       expect(ready.status).toBe(503);
       expect(await ready.text()).toBe("not ready: first scan in progress\n");
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => {
+        server.close(() => {
+          resolve();
+        });
+      });
+    }
+  });
+});
+
+describe("the landing page with Kubernetes on", () => {
+  it("says whether the view is synced, the Node confirmed, how many orphans, and the GC mode", async () => {
+    const source: AppSource = {
+      ready: true,
+      snapshot: null,
+      kubernetes: { synced: false, nodeConfirmed: true, orphans: 3, gcMode: "dry-run" },
+      render: () => Promise.resolve([]),
+      countScrape: () => undefined,
+    };
+    const server = createServer(createApp(source, "node-a"));
+    await new Promise<void>((resolve) => server.listen({ host: "127.0.0.1", port: 0 }, resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const body = await (await fetch(`http://127.0.0.1:${port}/`)).text();
+      expect(body).toContain(
+        "<p>Kubernetes pod view: <b>not synced</b>; Node confirmed; 3 orphan pods; GC dry-run.</p>",
+      );
     } finally {
       server.closeAllConnections();
       await new Promise<void>((resolve) => {
