@@ -8,16 +8,8 @@ import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import type { KubeConfigSource } from "../kube/client.js";
 import { DEFAULT_MAX_FILE_BYTES } from "../scan/scanner.js";
-import { LOG_LEVELS, kubeConfigSource, type GcConfig } from "./serve-config.js";
-import {
-  ConfigError,
-  parseBytes,
-  parseDuration,
-  parseEnum,
-  parseFraction,
-  parseInteger,
-  parsePath,
-} from "./values.js";
+import { LOG_LEVELS, kubeConfigSource, loadGcConfig, type GcConfig } from "./serve-config.js";
+import { ConfigError, parseBytes, parseEnum, parseNodeName, parsePath } from "./values.js";
 
 export interface GcCommandConfig {
   readonly hostRoot: string;
@@ -105,11 +97,11 @@ export function loadGcCommandConfig(argv: readonly string[], env: NodeJS.Process
     const v = values[flag];
     return typeof v === "string" ? v : ((f.env === "" ? undefined : env[f.env]) ?? f.def);
   };
-  const nodeName =
-    (typeof values["node-name"] === "string" ? values["node-name"] : env.NODE_NAME) || hostname();
-  if (!/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(nodeName)) {
-    throw new ConfigError(`--node-name: "${nodeName}" is not a valid Kubernetes node name`);
-  }
+  const nodeName = parseNodeName(
+    "--node-name",
+    typeof values["node-name"] === "string" ? values["node-name"] : (env.NODE_NAME ?? ""),
+    hostname(),
+  );
   const kubeconfigFlag =
     typeof values.kubeconfig === "string" ? values.kubeconfig : (env.VCE_KUBECONFIG ?? "");
   const kubeconfig = kubeConfigSource(kubeconfigFlag, env);
@@ -118,30 +110,11 @@ export function loadGcCommandConfig(argv: readonly string[], env: NodeJS.Process
       "gc needs the Kubernetes API: pass --kubeconfig PATH (or run in a pod with a service account, or set KUBECONFIG)",
     );
   }
-  const intervalMs = parseDuration("--gc-interval", val("gc-interval"));
-  if (intervalMs < 1000) throw new ConfigError("--gc-interval: must be at least 1s");
   return Object.freeze({
     hostRoot: resolve(parsePath("--host-root", val("host-root"))),
     nodeName,
     kubeconfig,
-    gc: Object.freeze({
-      mode: values["dry-run"] === true ? "dry-run" : "on",
-      intervalMs,
-      graceMs: parseDuration("--gc-grace", val("gc-grace").replace(/^0$/, "0s")),
-      maxDeletionsPerRun: parseInteger(
-        "--gc-max-deletions-per-run",
-        val("gc-max-deletions-per-run"),
-        1,
-        10_000,
-      ),
-      maxOrphanFraction: parseFraction("--gc-max-orphan-fraction", val("gc-max-orphan-fraction")),
-      processChecks: parseEnum("--gc-process-checks", val("gc-process-checks"), [
-        "auto",
-        "required",
-        "off",
-      ] as const),
-      procRoot: resolve(parsePath("--proc-root", val("proc-root"))),
-    }),
+    gc: loadGcConfig(val, values["dry-run"] === true ? "dry-run" : "on"),
     maxFileBytes: parseBytes(
       "--max-file-size",
       val("max-file-size").replace(/^16Mi$/, String(DEFAULT_MAX_FILE_BYTES)),

@@ -20,6 +20,7 @@ import {
   parseFraction,
   parseInteger,
   parseListen,
+  parseNodeName,
   parsePath,
 } from "./values.js";
 
@@ -186,10 +187,7 @@ export function loadServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv)
   const pollIntervalMs = parseDuration("--poll-interval", val("poll-interval"));
   if (resyncIntervalMs < 1000) throw new ConfigError("--resync-interval: must be at least 1s");
   if (pollIntervalMs < 100) throw new ConfigError("--poll-interval: must be at least 100ms");
-  const nodeName = get("node-name", "NODE_NAME", "") || hostname();
-  if (!/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(nodeName)) {
-    throw new ConfigError(`--node-name: "${nodeName}" is not a valid Kubernetes node name`);
-  }
+  const nodeName = parseNodeName("--node-name", get("node-name", "NODE_NAME", ""), hostname());
   const kubernetes = parseEnum("--kubernetes", val("kubernetes"), ["auto", "off"] as const);
   const kubeconfigFlag = get("kubeconfig", "VCE_KUBECONFIG", "");
   const kubeconfig = kubernetes === "off" ? null : kubeConfigSource(kubeconfigFlag, env);
@@ -238,11 +236,12 @@ export function kubeConfigSource(flag: string, env: NodeJS.ProcessEnv): KubeConf
   return fromEnv === undefined ? null : { kind: "file", path: fromEnv };
 }
 
-function loadGcConfig(val: (flag: string) => string): GcConfig {
+/** The GC flags; `mode` given (the gc command's --dry-run) replaces --gc. */
+export function loadGcConfig(val: (flag: string) => string, mode?: GcMode): GcConfig {
   const intervalMs = parseDuration("--gc-interval", val("gc-interval"));
   if (intervalMs < 1000) throw new ConfigError("--gc-interval: must be at least 1s");
   return Object.freeze({
-    mode: parseEnum("--gc", val("gc"), ["off", "dry-run", "on"] as const),
+    mode: mode ?? parseEnum("--gc", val("gc"), ["off", "dry-run", "on"] as const),
     intervalMs,
     graceMs: parseDuration("--gc-grace", val("gc-grace").replace(/^0$/, "0s")),
     maxDeletionsPerRun: parseInteger(

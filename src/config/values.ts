@@ -54,3 +54,12 @@ export function parsePath(flag: string, text: string): string {
   if (text.trim() === "" || text.includes("\0")) throw new ConfigError(`${flag}: a path is required`);
   return text;
 }
+
+/** A Kubernetes node name (a DNS subdomain); empty means the hostname. */
+export function parseNodeName(flag: string, text: string, fallback: string): string {
+  const name = text === "" ? fallback : text;
+  if (!/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(name)) {
+    throw new ConfigError(`${flag}: "${name}" is not a valid Kubernetes node name`);
+  }
+  return name;
+}
