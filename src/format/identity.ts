@@ -12,6 +12,50 @@ export const OCI_CONFIG_KEY = `${VC_ANNOTATION_PREFIX}config`;
 export const BUNDLE_PATH_KEY = `${VC_ANNOTATION_PREFIX}bundle_path`;
 export const CONTAINER_TYPE_KEY = `${VC_ANNOTATION_PREFIX}container_type`;
 
+/**
+ * Every prefix the runtime has used for its `pkg.oci.*` annotations, oldest first:
+ * virtcontainers and Kata <= 1.8 (`com.github.containers.virtcontainers.`), Kata 1.9.x
+ * (`io.kata-containers.`, kata-containers/runtime 1.9.0 pkg/annotations/annotations.go) and
+ * Kata 1.10+ / 2.x / 3.x (`io.katacontainers.`, commit 91bd095e).
+ */
+export const VC_ANNOTATION_PREFIXES = [
+  VC_ANNOTATION_PREFIX,
+  "io.kata-containers.pkg.oci.",
+  "io.katacontainers.pkg.oci.",
+] as const;
+
+/** The runtime's own `pkg.oci.*` annotation names (`config` exists only up to Kata 1.8). */
+export type VcAnnotationName = "config" | "bundle_path" | "container_type";
+
+/** A runtime `pkg.oci.<name>` annotation under any of its prefixes (oldest prefix wins). */
+export function vcAnnotation(
+  annotations: Annotations | null | undefined,
+  name: VcAnnotationName,
+): string | undefined {
+  if (annotations === null || annotations === undefined) return undefined;
+  for (const prefix of VC_ANNOTATION_PREFIXES) {
+    const v = annotations[`${prefix}${name}`];
+    if (v !== undefined) return v;
+  }
+  return undefined;
+}
+
+/** The `pkg.oci.container_type` annotation when it holds one of its two stored values. */
+export function vcContainerType(
+  annotations: Annotations | null | undefined,
+): "pod_sandbox" | "pod_container" | null {
+  const v = vcAnnotation(annotations, "container_type");
+  return v === "pod_sandbox" || v === "pod_container" ? v : null;
+}
+
+/** True when `key` is one of the runtime's own `pkg.oci.*` annotations (any prefix). */
+export function isVcAnnotationKey(key: string): boolean {
+  return VC_ANNOTATION_PREFIXES.some(
+    (prefix) =>
+      key === `${prefix}config` || key === `${prefix}bundle_path` || key === `${prefix}container_type`,
+  );
+}
+
 export type CriFlavor = "cri-o" | "containerd" | "dockershim" | "none";
 
 export interface Identity {
@@ -61,7 +105,7 @@ export type IdentityMemo = Map<string, Identity>;
  * sandbox's spec twice (its own annotations and its first container's): `memo` parses it once.
  */
 export function identityFromVcAnnotations(annotations: Annotations | null, memo?: IdentityMemo): Identity {
-  const specText = annotations?.[OCI_CONFIG_KEY];
+  const specText = vcAnnotation(annotations, "config");
   if (specText === undefined) return unknownIdentity("no embedded OCI spec");
   const known = memo?.get(specText);
   if (known !== undefined) return known;
@@ -71,6 +115,18 @@ export function identityFromVcAnnotations(annotations: Annotations | null, memo?
     : unknownIdentity(`embedded OCI spec: ${spec.error.message}`);
   memo?.set(specText, identity);
   return identity;
+}
+
+/**
+ * Identity from an OCI bundle's `config.json` (its top-level `annotations`): Kata 1.9+ no
+ * longer embeds the spec, so the bundle is the only place left. Pure; bad input gives an
+ * `unknown` identity with the reason.
+ */
+export function identityFromBundleConfig(text: string): Identity {
+  const spec = parseEmbeddedSpecAnnotations(text);
+  return spec.ok
+    ? identityFromOciAnnotations(spec.value)
+    : unknownIdentity(`bundle config.json: ${spec.error.message}`);
 }
 
 /** The `annotations` object of an embedded OCI spec, string values only. */
