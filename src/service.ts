@@ -9,6 +9,7 @@ import type { KubeApi } from "./kube/api.js";
 import { enrichSnapshot } from "./kube/enrich.js";
 import { Kubernetes, type KubernetesOptions } from "./kube/kubernetes.js";
 import { matchPods, type PodMatch } from "./kube/match.js";
+import { LAYOUT_NAMES, TREE_SETS, type LayoutName, type TreeSet } from "./format/layout.js";
 import type { Logger } from "./log.js";
 import { ExpositionCache } from "./metrics/cache.js";
 import { SNAPSHOT_COLLECTORS } from "./metrics/collectors/index.js";
@@ -28,6 +29,8 @@ export interface ServiceOptions {
   readonly maxFileBytes: number;
   readonly collectors: readonly string[];
   readonly log: Logger;
+  /** The layouts to read (default all). */
+  readonly layouts?: readonly LayoutName[];
   /** Watcher timings (tests shorten them). */
   readonly debounceMs?: number;
   readonly rootCheckMs?: number;
@@ -73,7 +76,11 @@ export class ExporterService {
       ),
       this.self,
     );
-    this.scanner = new Scanner({ hostRoot: opts.hostRoot, maxFileBytes: opts.maxFileBytes });
+    this.scanner = new Scanner({
+      hostRoot: opts.hostRoot,
+      maxFileBytes: opts.maxFileBytes,
+      layouts: opts.layouts,
+    });
     this.kube =
       kubeOpts === null
         ? null
@@ -223,6 +230,7 @@ export class ExporterService {
   private startWatcher(): Promise<void> {
     const log = this.opts.log;
     this.watcher = new TreeWatcher({
+      sets: setsFor(this.opts.layouts),
       hostRoot: this.opts.hostRoot,
       debounceMs: this.opts.debounceMs,
       rootCheckMs: this.opts.rootCheckMs,
@@ -322,4 +330,8 @@ function sameMatches(a: readonly PodMatch[] | null, b: readonly PodMatch[]): boo
       m.owner?.name === n.owner?.name
     );
   });
+}
+
+function setsFor(layouts: readonly LayoutName[] = LAYOUT_NAMES): TreeSet[] {
+  return TREE_SETS.filter((t) => t.layouts.some((l) => layouts.includes(l)));
 }

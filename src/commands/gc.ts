@@ -39,7 +39,11 @@ export async function runGc(argv: readonly string[], env: NodeJS.ProcessEnv): Pr
     );
     return 1;
   }
-  const scanner = new Scanner({ hostRoot: config.hostRoot, maxFileBytes: config.maxFileBytes });
+  const scanner = new Scanner({
+    hostRoot: config.hostRoot,
+    maxFileBytes: config.maxFileBytes,
+    layouts: config.layouts,
+  });
   const runner = new GcRunner({
     hostRoot: config.hostRoot,
     procRoot: config.gc.procRoot,

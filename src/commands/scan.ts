@@ -5,7 +5,11 @@ import { Scanner } from "../scan/scanner.js";
 
 export async function runScan(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
   const config = loadScanConfig(argv, env);
-  const scanner = new Scanner({ hostRoot: config.hostRoot, maxFileBytes: config.maxFileBytes });
+  const scanner = new Scanner({
+    hostRoot: config.hostRoot,
+    maxFileBytes: config.maxFileBytes,
+    layouts: config.layouts,
+  });
   const snapshot = await scanner.scan();
   const out = config.output === "json" ? JSON.stringify(toJsonReport(snapshot)) + "\n" : toTable(snapshot);
   await new Promise<void>((resolve, reject) => {

@@ -9,7 +9,8 @@ import { parseArgs } from "node:util";
 import type { KubeConfigSource } from "../kube/client.js";
 import { DEFAULT_MAX_FILE_BYTES } from "../scan/scanner.js";
 import { LOG_LEVELS, kubeConfigSource, loadGcConfig, type GcConfig } from "./serve-config.js";
-import { ConfigError, parseBytes, parseEnum, parseNodeName, parsePath } from "./values.js";
+import { LAYOUT_NAMES, type LayoutName } from "../format/layout.js";
+import { ConfigError, parseBytes, parseEnum, parseNodeName, parsePath, parseSubset } from "./values.js";
 
 export interface GcCommandConfig {
   readonly hostRoot: string;
@@ -19,6 +20,7 @@ export interface GcCommandConfig {
   readonly maxFileBytes: number;
   readonly logLevel: (typeof LOG_LEVELS)[number];
   readonly output: "text" | "json";
+  readonly layouts: readonly LayoutName[];
 }
 
 interface Flag {
@@ -65,6 +67,12 @@ export const GC_FLAGS: readonly Flag[] = [
   { flag: "proc-root", env: "VCE_PROC_ROOT", def: "/proc", help: "the proc filesystem to read" },
   { flag: "max-file-size", env: "VCE_MAX_FILE_SIZE", def: "16Mi", help: "refuse larger state files unread" },
   { flag: "log-level", env: "VCE_LOG_LEVEL", def: "error", help: "JSON logs on stderr at this level" },
+  {
+    flag: "layouts",
+    env: "VCE_LAYOUTS",
+    def: LAYOUT_NAMES.join(","),
+    help: "generations to read: virtcontainers, kata1, persist",
+  },
   { flag: "output", env: "", def: "text", help: "text (one line per decision) or json" },
 ];
 
@@ -121,5 +129,6 @@ export function loadGcCommandConfig(argv: readonly string[], env: NodeJS.Process
     ),
     logLevel: parseEnum("--log-level", val("log-level"), LOG_LEVELS),
     output: parseEnum("--output", val("output"), ["text", "json"] as const),
+    layouts: Object.freeze(parseSubset("--layouts", val("layouts"), LAYOUT_NAMES)),
   });
 }

@@ -9,6 +9,7 @@ import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { COLLECTOR_NAMES } from "../metrics/collectors/index.js";
 import { DEFAULT_MAX_FILE_BYTES } from "../scan/scanner.js";
+import { LAYOUT_NAMES, type LayoutName } from "../format/layout.js";
 import type { GcMode } from "../gc/plan.js";
 import type { ProcessChecks } from "../gc/runner.js";
 import type { KubeConfigSource } from "../kube/client.js";
@@ -22,6 +23,7 @@ import {
   parseListen,
   parseNodeName,
   parsePath,
+  parseSubset,
 } from "./values.js";
 
 /** Where a pod running with a service account finds its token. */
@@ -44,6 +46,7 @@ export interface ServeConfig {
   readonly logLevel: (typeof LOG_LEVELS)[number];
   readonly maxFileBytes: number;
   readonly collectors: readonly string[];
+  readonly layouts: readonly LayoutName[];
 }
 
 export interface GcConfig {
@@ -136,6 +139,12 @@ export const SERVE_FLAGS: readonly FlagSpec[] = [
   { flag: "proc-root", env: "VCE_PROC_ROOT", def: "/proc", help: "the proc filesystem GC reads" },
   { flag: "log-level", env: "VCE_LOG_LEVEL", def: "info", help: "debug, info, warn or error" },
   { flag: "max-file-size", env: "VCE_MAX_FILE_SIZE", def: "16Mi", help: "refuse larger state files unread" },
+  {
+    flag: "layouts",
+    env: "VCE_LAYOUTS",
+    def: LAYOUT_NAMES.join(","),
+    help: "the generations of the state to read: virtcontainers, kata1, persist",
+  },
 ];
 
 export const SERVE_USAGE = [
@@ -213,6 +222,7 @@ export function loadServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv)
       val("max-file-size").replace(/^16Mi$/, String(DEFAULT_MAX_FILE_BYTES)),
     ),
     collectors: Object.freeze(collectors),
+    layouts: Object.freeze(parseSubset("--layouts", val("layouts"), LAYOUT_NAMES)),
   });
 }
 

@@ -63,3 +63,18 @@ export function parseNodeName(flag: string, text: string, fallback: string): str
   }
   return name;
 }
+
+/** A comma-separated subset of `allowed`, in the given order, without repeats; at least one. */
+export function parseSubset<T extends string>(flag: string, text: string, allowed: readonly T[]): T[] {
+  const items = text
+    .split(",")
+    .map((x) => x.trim())
+    .filter((x) => x !== "");
+  if (items.length === 0) throw new ConfigError(`${flag}: give at least one of ${allowed.join(", ")}`);
+  const out: T[] = [];
+  for (const item of items) {
+    const v = parseEnum(flag, item, allowed);
+    if (!out.includes(v)) out.push(v);
+  }
+  return out;
+}

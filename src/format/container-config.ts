@@ -1,11 +1,6 @@
 /** `/var/lib/virtcontainers/pods/<podID>/<containerID>/config.json` (spec 4.2). */
-import { arrOrNull, asObj, int, objOrNull, str, stringMapOrNull, uint, type Obj } from "./decode.js";
-import {
-  BUNDLE_PATH_KEY,
-  CONTAINER_TYPE_KEY,
-  identityFromVcAnnotations,
-  type IdentityMemo,
-} from "./identity.js";
+import { arrOrNull, asObj, int, isObj, objOrNull, str, stringMapOrNull, uint, type Obj } from "./decode.js";
+import { identityFromVcAnnotations, vcAnnotation, vcContainerType, type IdentityMemo } from "./identity.js";
 import type { ContainerConfigInfo } from "./model.js";
 import { decodeText, type Parsed } from "./result.js";
 
@@ -21,18 +16,28 @@ export function decodeContainerConfig(
 ): ContainerConfigInfo {
   const o = asObj(value, path);
   const annotations = stringMapOrNull(o, "Annotations", path);
-  const vcType = annotations?.[CONTAINER_TYPE_KEY];
+  const vcType = vcContainerType(annotations);
   const cpu = cpuResources(objOrNull(o, "Resources", path), `${path}.Resources`);
   return {
     id: str(o, "ID", path),
-    rootFs: str(o, "RootFs", path),
+    rootFs: rootFs(o, path),
     vcType: vcType === "pod_sandbox" || vcType === "pod_container" ? vcType : null,
-    bundlePath: annotations?.[BUNDLE_PATH_KEY] ?? null,
+    bundlePath: vcAnnotation(annotations, "bundle_path") ?? null,
     identity: identityFromVcAnnotations(annotations, memo),
     mounts: arrOrNull(o, "Mounts", path)?.length ?? 0,
     deviceInfos: arrOrNull(o, "DeviceInfos", path)?.length ?? 0,
     ...cpu,
   };
+}
+
+/**
+ * A path string; Kata 1.7+ stores an object `{Target, Source, Type, Options, Mounted}` (its
+ * `Target` is the path). Anything else is a schema error naming the string form.
+ */
+function rootFs(o: Obj, path: string): string {
+  const v = o.RootFs;
+  if (isObj(v) && typeof v.Target === "string") return v.Target;
+  return str(o, "RootFs", path);
 }
 
 /** Reference form `{CPUQuota, CPUPeriod, CPUShares}`; Kata 1.5+ stores OCI `{cpu: {quota, period, shares}}`. */

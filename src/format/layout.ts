@@ -7,10 +7,56 @@ import { fail, ok, type Parsed } from "./result.js";
 
 export type Tree = "run" | "config";
 
+/** The reference layout's trees (Clear Containers 3.x, early virtcontainers). */
 export const TREE_DIRS: Readonly<Record<Tree, string>> = {
   run: "run/virtcontainers/pods",
   config: "var/lib/virtcontainers/pods",
 };
+
+/**
+ * The generations of the state (spec sections 3, 8, 9), told apart per sandbox:
+ *   virtcontainers  the reference files under .../virtcontainers/pods (and Kata 0.0.1's .../sandboxes)
+ *   kata1           the same kind of files under /run/vc/sbs and /var/lib/vc/sbs (Kata 0.2-1.10)
+ *   persist         one persist.json per sandbox and per container under /run/vc/sbs (Kata 1.11-3.x)
+ */
+export type LayoutName = "virtcontainers" | "kata1" | "persist";
+export const LAYOUT_NAMES: readonly LayoutName[] = ["virtcontainers", "kata1", "persist"];
+
+export type TreeSetId = "pods" | "sandboxes" | "sbs";
+
+/** A pair of trees holding sandboxes side by side, and the layouts found in it. */
+export interface TreeSet {
+  readonly id: TreeSetId;
+  readonly run: string;
+  readonly config: string;
+  /** Per-sandbox VM directory (QMP sockets, QEMU pid file) of Kata 1.2+, or null. */
+  readonly vm: string | null;
+  readonly layouts: readonly LayoutName[];
+}
+
+export const TREE_SETS: readonly TreeSet[] = [
+  { id: "pods", run: TREE_DIRS.run, config: TREE_DIRS.config, vm: null, layouts: ["virtcontainers"] },
+  {
+    id: "sandboxes",
+    run: "run/virtcontainers/sandboxes",
+    config: "var/lib/virtcontainers/sandboxes",
+    vm: null,
+    layouts: ["virtcontainers"],
+  },
+  { id: "sbs", run: "run/vc/sbs", config: "var/lib/vc/sbs", vm: "run/vc/vm", layouts: ["kata1", "persist"] },
+];
+
+export const REFERENCE_SET: TreeSet = TREE_SETS[0] ?? {
+  id: "pods",
+  run: TREE_DIRS.run,
+  config: TREE_DIRS.config,
+  vm: null,
+  layouts: ["virtcontainers"],
+};
+
+export function treeSet(id: TreeSetId): TreeSet {
+  return TREE_SETS.find((t) => t.id === id) ?? REFERENCE_SET;
+}
 
 export type Resource =
   | "pod_config"

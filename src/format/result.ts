@@ -17,7 +17,8 @@ export type ProblemReason =
   | "permission"
   | "unknown_device_type"
   | "invalid_id"
-  | "io_error";
+  | "io_error"
+  | "duplicate_id";
 
 export const PROBLEM_REASONS: readonly ProblemReason[] = [
   "missing",
@@ -33,6 +34,7 @@ export const PROBLEM_REASONS: readonly ProblemReason[] = [
   "unknown_device_type",
   "invalid_id",
   "io_error",
+  "duplicate_id",
 ];
 
 export interface FormatError {

@@ -219,7 +219,7 @@ export interface LivenessQuery {
 
 export interface LiveProcess {
   readonly pid: number;
-  readonly role: "shim" | "proxy" | "hypervisor";
+  readonly role: "shim" | "proxy" | "hypervisor" | "sandbox";
   /** Short, e.g. "cmdline names container <first 12 chars>"; never the cmdline (it may hold secrets). */
   readonly evidence: string;
 }
@@ -234,6 +234,8 @@ const CMDLINE_CAP = 64 * 1024;
 /** PID_MAX_LIMIT on 64-bit Linux: no PID is larger. */
 const PID_MAX = 4_194_304;
 const ID_PREFIX = 12;
+/** A pod ID shorter than this could appear in unrelated command lines by chance: not searched for. */
+const MIN_ID_FOR_SEARCH = 16;
 
 type ProcRead =
   | { readonly kind: "ok"; readonly text: string }
@@ -412,27 +414,44 @@ export function findLiveProcesses(q: LivenessQuery, src: ProcSource, table?: Pro
       reason: `${n} process${n === 1 ? "" : "es"} with an unreadable cmdline (first PID ${procs.unreadable[0] ?? 0}) may be the hypervisor`,
     };
   }
-  live.push(...hypervisors(q, procs));
+  // A recorded shim or proxy also names the sandbox: report it once, under its recorded role.
+  const recorded = new Set(live.map((p) => p.pid));
+  live.push(...hypervisors(q, procs).filter((p) => p.role !== "sandbox" || !recorded.has(p.pid)));
   return { kind: "checked", live: sortLive(live) };
 }
 
 function hypervisors(q: LivenessQuery, procs: ProcessTable): LiveProcess[] {
   const uuid = q.hypervisorUuid ?? "";
-  const name = `pod-${q.podId}`;
   const found = new Map<number, LiveProcess>();
   if (uuid !== "") {
     const evidence = `cmdline names hypervisor UUID ${uuid.slice(0, 8)}`;
     for (const pid of procs.pidsWhere((a) => a.includes(uuid)))
       found.set(pid, { pid, role: "hypervisor", evidence });
   }
-  const evidence = `cmdline names pod-${q.podId.slice(0, ID_PREFIX)}`;
-  for (const pid of procs.pidsWhere((a) => a.includes(name))) {
-    if (!found.has(pid)) found.set(pid, { pid, role: "hypervisor", evidence });
+  // QEMU's -name: pod-<id> (virtcontainers), sandbox-<id> (Kata).
+  for (const name of [`pod-${q.podId}`, `sandbox-${q.podId}`]) {
+    const evidence = `cmdline names ${name.slice(0, name.indexOf("-") + 1 + ID_PREFIX)}`;
+    for (const pid of procs.pidsWhere((a) => a.includes(name))) {
+      if (!found.has(pid)) found.set(pid, { pid, role: "hypervisor", evidence });
+    }
+  }
+  // Anything else naming the sandbox: Kata's containerd-shim-kata-v2 (-id <id>), virtiofsd
+  // (a socket under /run/vc/vm/<id>/), a proxy or shim whose PID was not recorded.
+  if (q.podId.length >= MIN_ID_FOR_SEARCH) {
+    const evidence = `cmdline names the sandbox ${q.podId.slice(0, ID_PREFIX)}`;
+    for (const pid of procs.pidsWhere((a) => a.includes(q.podId))) {
+      if (!found.has(pid)) found.set(pid, { pid, role: "sandbox", evidence });
+    }
   }
   return [...found.values()];
 }
 
-const ROLE_ORDER: Readonly<Record<LiveProcess["role"], number>> = { hypervisor: 0, proxy: 1, shim: 2 };
+const ROLE_ORDER: Readonly<Record<LiveProcess["role"], number>> = {
+  hypervisor: 0,
+  proxy: 1,
+  shim: 2,
+  sandbox: 3,
+};
 
 /** By PID then role; one entry per (PID, role). */
 function sortLive(live: readonly LiveProcess[]): LiveProcess[] {

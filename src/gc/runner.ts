@@ -7,6 +7,7 @@
  */
 import { realpathSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
+import { treeSet, type TreeSet } from "../format/layout.js";
 import { describeError, type KubeApi, type NodeRef } from "../kube/api.js";
 import { matchPods, type PodMatch } from "../kube/match.js";
 import { toKubePod, type KubePod } from "../kube/pods.js";
@@ -28,6 +29,9 @@ import { planRun, type Candidate, type GcPolicy, type OrphanHistory, type SkipRe
 import { removePodDirectory, type RemoveOutcome } from "./reaper.js";
 
 export type ProcessChecks = "auto" | "required" | "off";
+
+/** What a deletion removes: the config and run directories, and Kata's VM directory. */
+export type FootprintPart = GcTree | "vm";
 
 interface HostView {
   readonly visible: boolean;
@@ -86,7 +90,7 @@ export interface Evidence {
   lock?: "held" | "absent" | "no_run_directory";
   processes?: "none_alive" | "not_visible" | "not_checked";
   mounts?: "none";
-  removed?: GcTree[];
+  removed?: FootprintPart[];
 }
 
 export interface RunReport {
@@ -238,14 +242,21 @@ export class GcRunner {
   ): Promise<Decision | null> {
     const { hostRoot, log, metrics } = this.opts;
     const id = c.record.id;
-    const runDir = join(hostRoot, ...RUN_TREE, id);
-    const configDir = join(hostRoot, ...CONFIG_TREE, id);
+    const set = treeSet(c.record.treeSet);
+    const runDir = join(hostRoot, set.run, id);
+    const configDir = join(hostRoot, set.config, id);
+    const vmDir = set.vm === null ? null : join(hostRoot, set.vm, id);
+    const dirs = [runDir, configDir, ...(vmDir === null ? [] : [vmDir])];
+    // persist (Kata 1.11+) locks the sandbox directory itself; earlier layouts a `lock` file in it.
+    const byDirectory = c.record.layout === "persist";
     let held: HeldLock | null = null;
     try {
-      // Rule 5: the runtime's own flock on <run dir>/lock, held until the deletion is done.
+      // Rule 5: the runtime's own flock, held until the deletion is done.
       if (c.record.presence === "config_only") evidence.lock = "no_run_directory";
       else {
-        const lock = await (this.opts.lock ?? tryExclusiveLock)(join(runDir, "lock"));
+        const lock = byDirectory
+          ? await (this.opts.lock ?? tryExclusiveLock)(runDir, { directory: true })
+          : await (this.opts.lock ?? tryExclusiveLock)(join(runDir, "lock"));
         if (lock.kind === "busy")
           return skipNull(skip, id, "locked", "the runtime holds the pod's lock", evidence);
         if (lock.kind === "error") return skipNull(skip, id, "lock_error", lock.message, evidence);
@@ -268,7 +279,7 @@ export class GcRunner {
       if (procs.reason !== null) return skipNull(skip, id, procs.reason, procs.detail, evidence);
       evidence.processes = procs.evidence;
       // Rule 8: no mount point under either directory.
-      const mounts = this.checkMounts([runDir, configDir], id, host.visible);
+      const mounts = this.checkMounts(dirs, set, id, host.visible);
       if (mounts.reason !== null) return skipNull(skip, id, mounts.reason, mounts.detail, evidence);
       evidence.mounts = "none";
       if (this.opts.policy.mode !== "on") {
@@ -283,16 +294,20 @@ export class GcRunner {
         log[first ? "warn" : "info"]({ podId: id, evidence }, "gc: orphan would be deleted (dry-run)");
         return { podId: id, outcome: "would_delete", reason: null, detail: "dry-run", evidence, first };
       }
-      // Rule 9: the config tree's directory first, the run tree's (with the lock file) last.
-      const removed: GcTree[] = [];
-      for (const [tree, path] of [
-        ["config", CONFIG_TREE],
-        ["run", RUN_TREE],
-      ] as const) {
-        const out = (this.opts.remove ?? removePodDirectory)({ treeRoot: join(hostRoot, ...path), name: id });
+      // Rule 9: the config tree's directory first, the VM directory, the run tree's (with the
+      // lock) last.
+      const removed: FootprintPart[] = [];
+      const parts: [FootprintPart, string | null][] = [
+        ["config", set.config],
+        ["vm", set.vm],
+        ["run", set.run],
+      ];
+      for (const [tree, path] of parts) {
+        if (path === null) continue;
+        const out = (this.opts.remove ?? removePodDirectory)({ treeRoot: join(hostRoot, path), name: id });
         if (out.kind === "removed") {
           removed.push(tree);
-          metrics.deleted(tree, "live");
+          if (tree !== "vm") metrics.deleted(tree, "live");
         } else if (out.kind !== "absent") {
           evidence.removed = removed;
           metrics.errors.inc();
@@ -355,6 +370,7 @@ export class GcRunner {
 
   private checkMounts(
     dirs: readonly string[],
+    set: TreeSet,
     podId: string,
     hostVisible: boolean,
   ): { reason: SkipReason | null; detail: string } {
@@ -366,7 +382,10 @@ export class GcRunner {
     if (hostVisible) {
       const host = readMountTable(join(this.opts.procRoot, "1", "mountinfo"));
       if ("error" in host) return { reason: "mountinfo_unreadable", detail: `host: ${host.error}` };
-      found.push(...mountsUnder(host, [join("/", ...RUN_TREE, podId), join("/", ...CONFIG_TREE, podId)]));
+      const hostDirs = [set.run, set.config, ...(set.vm === null ? [] : [set.vm])].map((d) =>
+        join("/", d, podId),
+      );
+      found.push(...mountsUnder(host, hostDirs));
     }
     return found.length > 0
       ? { reason: "mounted", detail: `mount points under the pod: ${found.slice(0, 3).join(", ")}` }

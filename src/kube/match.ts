@@ -91,12 +91,11 @@ export interface MatchInput {
 /** One match per snapshot pod, in snapshot order. */
 export function matchPods(input: MatchInput): PodMatch[] {
   const { snapshot } = input;
-  const treeOk = (tree: "run" | "config") => {
-    const t = snapshot.trees.find((s) => s.tree === tree);
-    return t !== undefined && t.present && t.problem === null;
-  };
-  const runTreeUnreadable = snapshot.trees.some((t) => t.tree === "run" && t.problem !== null);
-  const configTreeOk = treeOk("config");
+  // Per tree set: the other tree of a pod found in only one must be readable to call it a leftover.
+  const configTreeOk = (r: PodRecord) =>
+    snapshot.trees.some((t) => t.set === r.treeSet && t.tree === "config" && t.present && t.problem === null);
+  const runTreeUnreadable = (r: PodRecord) =>
+    snapshot.trees.some((t) => t.set === r.treeSet && t.tree === "run" && t.problem !== null);
   if (input.pods === null) {
     return snapshot.pods.map((r) => result(r, fileIdentity(r), "unknown", "view_not_synced", null));
   }
@@ -113,12 +112,14 @@ export function matchPods(input: MatchInput): PodMatch[] {
   );
   return first.map(({ r, id, m }) => {
     if (m !== null) return result(r, id, "matched", m.reason, m.owner);
-    if (r.presence === "run_only" && !configTreeOk) return result(r, id, "unknown", "tree_unreadable", null);
-    if (r.presence === "config_only" && runTreeUnreadable)
+    // persist sandboxes keep nothing in the config tree: run-only is their normal state
+    if (r.presence === "run_only" && r.layout !== "persist" && !configTreeOk(r))
+      return result(r, id, "unknown", "tree_unreadable", null);
+    if (r.presence === "config_only" && runTreeUnreadable(r))
       return result(r, id, "unknown", "tree_unreadable", null);
     if (id.uid !== null) return result(r, id, "orphan", "uid_not_found", null);
     const byIdOnly = id.namespace === null || id.name === null;
-    if (r.presence === "run_only" || id.known) {
+    if ((r.presence === "run_only" && r.layout !== "persist") || id.known) {
       if (byIdOnly && unaccounted) return result(r, id, "unknown", "pods_without_container_ids", null);
       return result(r, id, "orphan", r.presence === "run_only" ? "no_config" : "no_owner", null);
     }

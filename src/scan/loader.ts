@@ -3,7 +3,6 @@
  * ctime) is unchanged is not read again. Keeps the last good value of every file so that a
  * file caught mid-rewrite (empty or cut short) can be served stale instead of vanishing.
  */
-import type { Resource } from "../format/layout.js";
 import type { Parsed, ProblemReason } from "../format/result.js";
 import { readChecked, sameKey, statEntry, unreadable, type StatKey } from "./fsread.js";
 import { PARSERS, type ResourceValues } from "./parsers.js";
@@ -154,7 +153,7 @@ export class FileLoader {
   }
 
   private problem<T>(
-    resource: Resource,
+    resource: FileProblem["file"],
     t: LoadTarget,
     reason: ProblemReason,
     message: string,

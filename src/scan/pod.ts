@@ -3,8 +3,17 @@ import type { Dirent } from "node:fs";
 import { posix } from "node:path";
 import { effectiveState, networkEndpoints, podMemoryBytes, podVCPUs } from "../format/derive.js";
 import { unknownIdentity, type Identity } from "../format/identity.js";
-import { TREE_DIRS, printableName, validateId, type Tree } from "../format/layout.js";
-import type { ContainerConfigInfo, PodConfigInfo } from "../format/model.js";
+import { printableName, validateId, type Tree, type TreeSet } from "../format/layout.js";
+import { kata1MemoryBytes, resolveDeviceRefs } from "../format/kata1.js";
+import { persistMemoryBytes, persistVCPUs } from "../format/persist.js";
+import type {
+  ContainerConfigInfo,
+  ContainerDevicesFile,
+  DeviceInfo,
+  PersistContainerConfigInfo,
+  PodConfigInfo,
+  SandboxDevice,
+} from "../format/model.js";
 import { listDir, statEntry } from "./fsread.js";
 import { makeProblem, type FileLoader, type Loaded, type LoadTarget } from "./loader.js";
 import type { ResourceValues } from "./parsers.js";
@@ -141,6 +150,25 @@ class PodReader {
     return got.value;
   }
 
+  /**
+   * Identity from `<bundle>/config.json` under the host root; null when the bundle is not
+   * visible there (then the identity stays unknown and says why).
+   */
+  bundleIdentity(bundlePath: string, cid: string): Identity | null {
+    const rel = bundleRel(this.hostRoot, bundlePath);
+    if (rel === null) return null;
+    const dir: DirView = {
+      rel,
+      present: true,
+      files: new Set(["config.json"]),
+      regular: new Set(),
+      subdirs: [],
+    };
+    const st = statEntry(this.abs(`${rel}/config.json`));
+    if (!st.ok) return null;
+    return this.load("bundle_config", dir, "config.json", cid, false);
+  }
+
   /** The directory no longer exists (deleted while we read it). */
   gone(dir: DirView): boolean {
     const st = statEntry(this.abs(dir.rel));
@@ -199,6 +227,23 @@ class PodReader {
   }
 }
 
+/**
+ * A bundle path (absolute on the host) relative to the host root, or null when it is not a
+ * clean absolute path. `/var/run` is a symlink to `/run` on most hosts: it is read as `run/`
+ * unless the host root has a real `var/run` directory (never through the link, which would
+ * point outside the host root).
+ */
+function bundleRel(hostRoot: string, bundlePath: string): string | null {
+  if (!bundlePath.startsWith("/") || bundlePath.includes("\0") || bundlePath.length > 4096) return null;
+  const rel = posix.normalize(bundlePath).replace(/^\/+/, "").replace(/\/+$/, "");
+  if (rel === "" || rel.split("/").some((c) => c === ".." || c === ".")) return null;
+  if (rel.startsWith("var/run/")) {
+    const st = statEntry(posix.join(hostRoot, "var/run"));
+    if (!(st.ok && st.kind === "dir")) return `run/${rel.slice("var/run/".length)}`;
+  }
+  return rel;
+}
+
 const CONTAINER_RUN_FILES: ReadonlySet<string> = new Set([
   "state.json",
   "process.json",
@@ -207,6 +252,7 @@ const CONTAINER_RUN_FILES: ReadonlySet<string> = new Set([
 ]);
 
 const KNOWN_FILES: ReadonlySet<string> = new Set([
+  "persist.json",
   "config.json",
   "state.json",
   "network.json",
@@ -218,8 +264,8 @@ const KNOWN_FILES: ReadonlySet<string> = new Set([
   "devices.json",
 ]);
 
-function treeRel(tree: Tree, podId: string): string {
-  return `${TREE_DIRS[tree]}/${podId}`;
+function treeRel(set: TreeSet, tree: Tree, podId: string): string {
+  return `${tree === "run" ? set.run : set.config}/${podId}`;
 }
 
 /**
@@ -239,15 +285,20 @@ export interface Listed {
 export function scanPod(
   loader: FileLoader,
   hostRoot: string,
+  set: TreeSet,
   podId: string,
   force: boolean,
   listed: Listed | null = null,
   previous: PodRecord | null = null,
 ): PodScan {
   const r = new PodReader(loader, hostRoot, podId, force);
-  const run = r.dir(treeRel("run", podId), null, listed === null ? null : listed.run);
-  const cfg = r.dir(treeRel("config", podId), null, listed === null ? null : listed.config);
+  const run = r.dir(treeRel(set, "run", podId), null, listed === null ? null : listed.run);
+  const cfg = r.dir(treeRel(set, "config", podId), null, listed === null ? null : listed.config);
   if (!run.present && !cfg.present) return { record: null, transient: false };
+  // Kata 1.11+ (persist.json) shares /run/vc/sbs with Kata 1.x files: told apart per sandbox.
+  if (set.id === "sbs" && run.present && run.files.has("persist.json")) {
+    return finishPersist(r, set, podId, run, cfg, previous);
+  }
 
   const config = r.load("pod_config", cfg, "config.json", null, true);
   const stateFile = r.load("pod_state", run, "state.json", null, true);
@@ -255,10 +306,16 @@ export function scanPod(
   const hypervisor = r.load("hypervisor", run, "hypervisor.json", null, false);
   const agent = r.load("agent", run, "agent.json", null, false);
   const lockPresent = r.lockPresent(run);
+  // Kata 1.2+: the devices attached to the VM, which container devices.json files refer to.
+  const sandboxDevices =
+    set.id === "sbs" ? r.load("sandbox_devices", run, "devices.json", null, false) : null;
+  for (const e of sandboxDevices?.entryErrors ?? []) {
+    r.problem("sandbox_devices", `${run.rel}/devices.json`, null, e.reason, `entry ${e.index}: ${e.message}`);
+  }
 
   const ids = [...new Set([...run.subdirs, ...cfg.subdirs])];
   const containers = ids
-    .map((cid) => scanContainer(r, run, cfg, config, cid))
+    .map((cid) => scanContainer(r, run, cfg, config, cid, sandboxDevices?.devices ?? []))
     .filter((c): c is ContainerRecord => c !== null)
     .sort(bySandboxThenId);
   const identity = podIdentity(config, containers);
@@ -266,11 +323,13 @@ export function scanPod(
   const presence: Presence = run.present && cfg.present ? "both" : run.present ? "run_only" : "config_only";
   const record: PodRecord = {
     id: podId,
+    layout: set.id === "sbs" ? "kata1" : "virtcontainers",
+    treeSet: set.id,
     presence,
     state: effectiveState(stateFile),
     identity,
     vcpus: podVCPUs(config, hypervisor),
-    memoryBytes: podMemoryBytes(config),
+    memoryBytes: set.id === "sbs" ? kata1MemoryBytes(config, hypervisor) : podMemoryBytes(config),
     networkEndpoints: networkEndpoints(network),
     startTimeSeconds: sandbox?.startTimeSeconds ?? r.lockMtimeSeconds(run) ?? identity.createdSeconds,
     lockPresent,
@@ -296,6 +355,7 @@ function scanContainer(
   podCfg: { rel: string; present: boolean; subdirs: readonly string[] },
   podConfig: PodConfigInfo | null,
   cid: string,
+  sandboxDevices: readonly SandboxDevice[],
 ): ContainerRecord | null {
   const inRun = podRun.subdirs.includes(cid);
   const inCfg = podCfg.subdirs.includes(cid);
@@ -310,19 +370,11 @@ function scanContainer(
   const stateFile = run === null ? null : r.load("container_state", run, "state.json", cid, true);
   const process = run === null ? null : r.load("process", run, "process.json", cid, false);
   const mountList = run === null ? null : r.load("mounts", run, "mounts.json", cid, false);
-  const devices = run === null ? null : r.load("devices", run, "devices.json", cid, false);
+  const devicesFile = run === null ? null : r.load("devices", run, "devices.json", cid, false);
   // Deleted while we read it (DeleteContainer removes the directories): not a container any more.
   if (run !== null && r.vanished.has(run.rel) && !inCfg) return null;
-  for (const e of devices?.entryErrors ?? []) {
-    r.problem(
-      "devices",
-      `${podRun.rel}/${cid}/devices.json`,
-      cid,
-      e.reason,
-      `entry ${e.index}: ${e.message}`,
-    );
-  }
-  const identity = config?.identity ?? unknownIdentity("no container config");
+  const devices = containerDevices(r, devicesFile, sandboxDevices, `${podRun.rel}/${cid}/devices.json`, cid);
+  const identity = containerIdentity(r, config, cid);
   const sandbox = cid === r.podId || config?.vcType === "pod_sandbox" || identity.kind === "sandbox";
   return {
     id: cid,
@@ -335,10 +387,192 @@ function scanContainer(
     stateFile,
     process,
     mountList,
-    devices: devices?.devices ?? [],
+    devices,
     inRunTree: inRun,
     inConfigTree: inCfg,
   };
+}
+
+/** A Kata 1.11-3.x sandbox: /run/vc/sbs/<id>/persist.json and <id>/<cid>/persist.json. */
+function finishPersist(
+  r: PodReader,
+  set: TreeSet,
+  podId: string,
+  run: DirView,
+  cfg: DirView,
+  previous: PodRecord | null,
+): PodScan {
+  const sandbox = r.load("persist", run, "persist.json", null, true);
+  for (const e of sandbox?.entryErrors ?? []) {
+    r.problem("persist", `${run.rel}/persist.json`, null, e.reason, `device entry ${e.index}: ${e.message}`);
+  }
+  const configs = sandbox?.config.containers ?? [];
+  const containers = run.subdirs
+    .map((cid) =>
+      persistContainer(r, run, cid, configs.find((c) => c.id === cid) ?? null, sandbox?.devices ?? []),
+    )
+    .filter((c): c is ContainerRecord => c !== null)
+    .sort(bySandboxThenId);
+  const config: PodConfigInfo | null =
+    sandbox === null
+      ? null
+      : {
+          id: podId,
+          hostname: "",
+          hypervisorType: sandbox.config.hypervisorType || sandbox.hypervisor.type,
+          agentType: sandbox.config.agentType,
+          proxyType: sandbox.config.proxyType,
+          shimType: sandbox.config.shimType,
+          networkModel: "",
+          defaultVCPUs: sandbox.config.vcpus ?? 0,
+          defaultMaxVCPUs: sandbox.config.defaultMaxVCPUs,
+          defaultMemMiB: sandbox.config.memoryMiB ?? 0,
+          vmMemoryMiB: 0,
+          vmVCPUs: 0,
+          netNSPath: sandbox.network?.netNsPath ?? "",
+          containers: containers.flatMap((c) => (c.config === null ? [] : [c.config])),
+          identity:
+            containers.find((c) => c.type === "sandbox")?.identity ?? unknownIdentity("no sandbox container"),
+        };
+  const identity = podIdentity(config, containers);
+  const sandboxContainer = containers.find((c) => c.type === "sandbox");
+  const record: PodRecord = {
+    id: podId,
+    layout: "persist",
+    treeSet: set.id,
+    presence: cfg.present ? "both" : "run_only",
+    state: effectiveState(sandbox?.state ?? null),
+    identity,
+    vcpus: sandbox === null ? null : persistVCPUs(sandbox),
+    memoryBytes: sandbox === null ? null : persistMemoryBytes(sandbox),
+    networkEndpoints: networkEndpoints(sandbox?.network ?? null),
+    startTimeSeconds: sandboxContainer?.startTimeSeconds ?? identity.createdSeconds,
+    // The lock is the sandbox directory itself.
+    lockPresent: true,
+    newestMtimeMs: r.newestMtimeMs,
+    config,
+    stateFile: sandbox?.state ?? null,
+    network: sandbox?.network ?? null,
+    hypervisor:
+      sandbox === null
+        ? null
+        : {
+            uuid: sandbox.hypervisor.uuid,
+            hotpluggedVCPUs: sandbox.hypervisor.hotpluggedVCPUs,
+            bridges: 0,
+            hotpluggedMemoryMiB: sandbox.hypervisor.hotpluggedMemoryMiB,
+            pid: sandbox.hypervisor.pid,
+            virtiofsdPid: sandbox.hypervisor.virtiofsdPid,
+          },
+    agent: sandbox === null ? null : { proxyPid: sandbox.proxyPid ?? 0, url: sandbox.agentUrl ?? "" },
+    containers,
+    problems: r.problems,
+    signature: r.sig.join("\n"),
+  };
+  if (previous !== null && r.freshReads === 0 && previous.signature === record.signature) {
+    return { record: previous, transient: r.transient };
+  }
+  return { record, transient: r.transient };
+}
+
+function persistContainer(
+  r: PodReader,
+  run: DirView,
+  cid: string,
+  config: PersistContainerConfigInfo | null,
+  sandboxDevices: readonly SandboxDevice[],
+): ContainerRecord | null {
+  const rel = `${run.rel}/${cid}`;
+  const dir: DirView = { rel, present: true, files: PERSIST_FILES, regular: new Set(), subdirs: [] };
+  const state = r.load("container_persist", dir, "persist.json", cid, true);
+  if (r.vanished.has(rel)) return null;
+  const { devices, missing } = resolveDeviceRefs(state?.deviceMaps ?? [], sandboxDevices);
+  for (const id of missing) {
+    r.problem(
+      "container_persist",
+      `${rel}/persist.json`,
+      cid,
+      "schema",
+      `device ${printableName(id).slice(0, 64)} is not in the sandbox's persist.json`,
+    );
+  }
+  const bundlePath = config?.bundlePath ?? state?.bundlePath ?? null;
+  const own = config?.identity ?? unknownIdentity("not in the sandbox's persist.json");
+  const identity =
+    own.status !== "unknown" || bundlePath === null || bundlePath === ""
+      ? own
+      : (r.bundleIdentity(bundlePath, cid) ?? own);
+  const sandbox = cid === r.podId || config?.vcType === "pod_sandbox" || identity.kind === "sandbox";
+  const info: ContainerConfigInfo | null =
+    config === null
+      ? null
+      : {
+          id: cid,
+          rootFs: "",
+          vcType: config.vcType,
+          bundlePath,
+          identity,
+          mounts: state?.mounts.length ?? 0,
+          deviceInfos: state?.deviceMaps.length ?? 0,
+          cpuQuota: 0,
+          cpuPeriod: 0,
+          cpuShares: 0,
+        };
+  return {
+    id: cid,
+    type: sandbox ? "sandbox" : "container",
+    state: effectiveState(state?.state ?? null),
+    startTimeSeconds: state?.process?.startTimeSeconds ?? null,
+    mounts: state?.mounts.length ?? 0,
+    identity,
+    config: info,
+    stateFile: state?.state ?? null,
+    process: state?.process ?? null,
+    mountList: state?.mounts ?? null,
+    devices,
+    inRunTree: true,
+    inConfigTree: false,
+  };
+}
+
+const PERSIST_FILES: ReadonlySet<string> = new Set(["persist.json"]);
+
+/** The typed list (every layout up to Kata 1.1), or references into the sandbox's list (1.2+). */
+function containerDevices(
+  r: PodReader,
+  file: ContainerDevicesFile | null,
+  sandboxDevices: readonly SandboxDevice[],
+  rel: string,
+  cid: string,
+): readonly DeviceInfo[] {
+  if (file === null) return [];
+  if (file.kind === "typed") {
+    for (const e of file.devices.entryErrors)
+      r.problem("devices", rel, cid, e.reason, `entry ${e.index}: ${e.message}`);
+    return file.devices.devices;
+  }
+  const { devices, missing } = resolveDeviceRefs(file.refs, sandboxDevices);
+  for (const id of missing) {
+    r.problem(
+      "devices",
+      rel,
+      cid,
+      "schema",
+      `device ${printableName(id).slice(0, 64)} is not in the sandbox's devices.json`,
+    );
+  }
+  return devices;
+}
+
+/**
+ * The identity in the container's config (the embedded OCI spec), else, from Kata 1.9 on where
+ * the spec is no longer embedded, the OCI bundle's config.json when its path is visible under
+ * the host root.
+ */
+function containerIdentity(r: PodReader, config: ContainerConfigInfo | null, cid: string): Identity {
+  const own = config?.identity ?? unknownIdentity("no container config");
+  if (own.status !== "unknown" || config?.bundlePath == null) return own;
+  return r.bundleIdentity(config.bundlePath, cid) ?? own;
 }
 
 function bySandboxThenId(a: ContainerRecord, b: ContainerRecord): number {

@@ -54,6 +54,7 @@ function containerJson(c: ContainerRecord) {
 function podJson(p: PodRecord) {
   return {
     id: p.id,
+    layout: p.layout,
     presence: p.presence,
     state: p.state,
     kubernetes: kube(p.identity),
@@ -103,7 +104,7 @@ export function toJsonReport(s: Snapshot) {
     schemaVersion: SCAN_JSON_SCHEMA_VERSION,
     hostRoot: s.hostRoot,
     takenAt: new Date(s.takenAt * 1000).toISOString(),
-    trees: s.trees.map((t) => ({ tree: t.tree, path: t.path, present: t.present })),
+    trees: s.trees.map((t) => ({ set: t.set, tree: t.tree, path: t.path, present: t.present })),
     summary: {
       pods: s.pods.length,
       podsByState,
@@ -126,12 +127,26 @@ function pad(rows: readonly (readonly string[])[]): string {
 
 export function toTable(s: Snapshot): string {
   const lines: string[] = [];
-  for (const t of s.trees) {
+  // Every tree that is there; with none, the reference trees (to say where we looked).
+  const shown = s.trees.some((t) => t.present)
+    ? s.trees.filter((t) => t.present)
+    : s.trees.filter((t) => t.set === "pods");
+  for (const t of shown) {
     lines.push(`${t.tree} tree ${t.path}: ${t.present ? "present" : "absent"}`);
   }
-  const header = ["POD", "STATE", "PRESENCE", "NAMESPACE/NAME", "CONTAINERS", "DEVICES", "PROBLEMS"];
+  const header = [
+    "POD",
+    "LAYOUT",
+    "STATE",
+    "PRESENCE",
+    "NAMESPACE/NAME",
+    "CONTAINERS",
+    "DEVICES",
+    "PROBLEMS",
+  ];
   const rows = s.pods.map((p) => [
     p.id.slice(0, 12),
+    p.layout,
     p.state,
     p.presence,
     p.identity.namespace !== null && p.identity.podName !== null

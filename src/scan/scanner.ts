@@ -6,7 +6,15 @@
 import { statSync } from "node:fs";
 import { posix } from "node:path";
 import { setImmediate as yieldLoop } from "node:timers/promises";
-import { TREE_DIRS, printableName, validateId, type Tree } from "../format/layout.js";
+import {
+  LAYOUT_NAMES,
+  TREE_SETS,
+  printableName,
+  validateId,
+  type LayoutName,
+  type Tree,
+  type TreeSet,
+} from "../format/layout.js";
 import { listDir, statEntry } from "./fsread.js";
 import { FileLoader } from "./loader.js";
 import { scanPod, type Listed } from "./pod.js";
@@ -22,6 +30,8 @@ export interface ScannerOptions {
   readonly delay?: (ms: number) => Promise<void>;
   /** Wall clock in ms (injectable for tests). */
   readonly now?: () => number;
+  /** The layouts to read (default all); trees holding none of them are not listed. */
+  readonly layouts?: readonly LayoutName[];
 }
 
 export class HostRootError extends Error {}
@@ -39,6 +49,7 @@ export function checkHostRoot(hostRoot: string): void {
 }
 
 interface TreeListing {
+  readonly set: TreeSet;
   readonly status: TreeStatus;
   /** The root was listed, or is plainly absent: its listing is the truth about its pods. */
   readonly listable: boolean;
@@ -88,56 +99,80 @@ export class Scanner {
     return next;
   }
 
+  /** The tree sets holding at least one selected layout. */
+  private get sets(): readonly TreeSet[] {
+    const want = this.opts.layouts ?? LAYOUT_NAMES;
+    return TREE_SETS.filter((t) => t.layouts.some((l) => want.includes(l)));
+  }
+
   private async fullScan(): Promise<Snapshot> {
     checkHostRoot(this.opts.hostRoot);
     const started = this.now();
     this.loader.resetCounters();
     this.loader.beginSweep();
-    const run = this.listTree("run");
-    const cfg = this.listTree("config");
-    const ids = [...new Set([...run.ids, ...cfg.ids])].sort();
-    const inRun = new Set(run.ids);
-    const inCfg = new Set(cfg.ids);
-    const { pods, retried } = await this.readPods(ids, false, (id) => ({
-      run: run.listable ? inRun.has(id) : null,
-      config: cfg.listable ? inCfg.has(id) : null,
-    }));
+    const listings = this.sets.flatMap((set) => [this.listTree(set, "run"), this.listTree(set, "config")]);
+    const work: PodWork[] = [];
+    for (const set of this.sets) {
+      const run = listings.find((l) => l.set === set && l.status.tree === "run");
+      const cfg = listings.find((l) => l.set === set && l.status.tree === "config");
+      if (run === undefined || cfg === undefined) continue;
+      const inRun = new Set(run.ids);
+      const inCfg = new Set(cfg.ids);
+      for (const id of [...new Set([...run.ids, ...cfg.ids])].sort()) {
+        work.push({
+          set,
+          id,
+          listed: { run: run.listable ? inRun.has(id) : null, config: cfg.listable ? inCfg.has(id) : null },
+        });
+      }
+    }
+    const { pods, retried } = await this.readPods(work, false);
     this.loader.endSweep();
-    return this.finish("full", started, pods, [run, cfg], retried);
+    return this.finish("full", started, pods, listings, retried);
   }
 
   private async incrementalScan(ids: readonly string[], prev: Snapshot): Promise<Snapshot> {
     const started = this.now();
     this.loader.resetCounters();
     const valid = ids.filter((id) => validateId(id).ok);
-    const { pods: fresh, retried } = await this.readPods(valid, true, () => null);
-    const byId = new Map(prev.pods.map((p) => [p.id, p]));
-    const found = new Set(fresh.map((p) => p.id));
-    for (const id of valid) {
-      if (found.has(id)) continue;
-      byId.delete(id); // gone from both trees
-      this.loader.forgetUnder(`${TREE_DIRS.run}/${id}`);
-      this.loader.forgetUnder(`${TREE_DIRS.config}/${id}`);
+    // A hint names a pod ID, not its trees: look for it in every set (one stat each).
+    const work = valid.flatMap((id) => this.sets.map((set) => ({ set, id, listed: null })));
+    const { pods: fresh, retried } = await this.readPods(work, true);
+    const byKey = new Map(prev.pods.map((p) => [podKey(p.treeSet, p.id), p]));
+    const found = new Set(fresh.map((p) => podKey(p.treeSet, p.id)));
+    for (const w of work) {
+      const key = podKey(w.set.id, w.id);
+      if (found.has(key)) continue;
+      byKey.delete(key); // gone from both trees
+      this.loader.forgetUnder(`${w.set.run}/${w.id}`);
+      this.loader.forgetUnder(`${w.set.config}/${w.id}`);
     }
-    for (const p of fresh) byId.set(p.id, p);
-    const pods = [...byId.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-    const trees = [this.listTree("run"), this.listTree("config")];
-    return this.finish("incremental", started, pods, trees, retried);
+    for (const p of fresh) byKey.set(podKey(p.treeSet, p.id), p);
+    const listings = this.sets.flatMap((set) => [this.listTree(set, "run"), this.listTree(set, "config")]);
+    return this.finish("incremental", started, [...byKey.values()], listings, retried);
   }
 
   private async readPods(
-    ids: readonly string[],
+    work: readonly PodWork[],
     force: boolean,
-    listed: (id: string) => Listed | null,
   ): Promise<{ pods: PodRecord[]; retried: number }> {
     const pods = new Map<string, PodRecord>();
-    const retry: string[] = [];
+    const retry: PodWork[] = [];
     let lastYield = this.now();
-    for (const id of ids) {
-      const prev = this.previous.get(id) ?? null;
-      const { record, transient } = scanPod(this.loader, this.opts.hostRoot, id, force, listed(id), prev);
-      if (record !== null) pods.set(id, record);
-      if (transient) retry.push(id);
+    for (const w of work) {
+      const key = podKey(w.set.id, w.id);
+      const prev = this.previous.get(key) ?? null;
+      const { record, transient } = scanPod(
+        this.loader,
+        this.opts.hostRoot,
+        w.set,
+        w.id,
+        force,
+        w.listed,
+        prev,
+      );
+      if (record !== null) pods.set(key, record);
+      if (transient) retry.push(w);
       if (this.now() - lastYield > 10) {
         await yieldLoop();
         lastYield = this.now();
@@ -146,20 +181,22 @@ export class Scanner {
     if (retry.length > 0) {
       // The runtime truncates and rewrites in place: give a half-written file one more chance.
       await this.delay(this.retryDelayMs);
-      for (const id of retry) {
-        const { record } = scanPod(this.loader, this.opts.hostRoot, id, true, listed(id));
-        if (record === null) pods.delete(id);
-        else pods.set(id, record);
+      for (const w of retry) {
+        const { record } = scanPod(this.loader, this.opts.hostRoot, w.set, w.id, true, w.listed);
+        const key = podKey(w.set.id, w.id);
+        if (record === null) pods.delete(key);
+        else pods.set(key, record);
       }
     }
     return { pods: [...pods.values()], retried: retry.length };
   }
 
-  private listTree(tree: Tree): TreeListing {
-    const rel = TREE_DIRS[tree];
+  private listTree(set: TreeSet, tree: Tree): TreeListing {
+    const rel = tree === "run" ? set.run : set.config;
     const abs = posix.join(this.opts.hostRoot, rel);
     const target = { rel };
     const status = (present: boolean, problem: FileProblem | null): TreeStatus => ({
+      set: set.id,
       tree,
       path: rel,
       present,
@@ -168,9 +205,9 @@ export class Scanner {
     const st = statEntry(abs);
     if (!st.ok) {
       if (st.reason === "missing")
-        return { status: status(false, null), listable: true, ids: [], problems: [] };
+        return { set, status: status(false, null), listable: true, ids: [], problems: [] };
       const p = treeProblem(target, st.reason, st.message);
-      return { status: status(false, p), listable: false, ids: [], problems: [p] };
+      return { set, status: status(false, p), listable: false, ids: [], problems: [p] };
     }
     if (st.kind !== "dir") {
       const p = treeProblem(
@@ -179,12 +216,12 @@ export class Scanner {
         `tree root is a ${st.kind}`,
       );
       // Never read through a symlinked or non-directory root: its pods are absent.
-      return { status: status(false, p), listable: true, ids: [], problems: [p] };
+      return { set, status: status(false, p), listable: true, ids: [], problems: [p] };
     }
     const list = listDir(abs);
     if (!list.ok) {
       const p = treeProblem(target, list.reason, list.message);
-      return { status: status(false, p), listable: false, ids: [], problems: [p] };
+      return { set, status: status(false, p), listable: false, ids: [], problems: [p] };
     }
     const ids: string[] = [];
     const problems: FileProblem[] = [];
@@ -199,7 +236,7 @@ export class Scanner {
         problems.push(treeProblem(t, "not_directory", "not a pod directory", "pod_dir"));
       else ids.push(e.name);
     }
-    return { status: status(true, null), listable: true, ids, problems };
+    return { set, status: status(true, null), listable: true, ids, problems };
   }
 
   private finish(
@@ -211,18 +248,60 @@ export class Scanner {
   ): Snapshot {
     const end = this.now();
     const c = this.loader.counters;
+    const { unique, duplicates } = uniqueIds(pods);
     const snapshot: Snapshot = {
       hostRoot: this.opts.hostRoot,
       takenAt: end / 1000,
       trees: trees.map((t) => t.status),
-      pods,
-      problems: trees.flatMap((t) => t.problems),
+      pods: unique,
+      problems: [...trees.flatMap((t) => t.problems), ...duplicates],
       stats: { kind, ...c, retried, durationSeconds: Math.max(0, end - started) / 1000 },
     };
     this.last = snapshot;
-    this.previous = new Map(pods.map((p) => [p.id, p]));
+    this.previous = new Map(unique.map((p) => [podKey(p.treeSet, p.id), p]));
     return snapshot;
   }
+}
+
+interface PodWork {
+  readonly set: TreeSet;
+  readonly id: string;
+  readonly listed: Listed | null;
+}
+
+function podKey(set: string, id: string): string {
+  return `${set}/${id}`;
+}
+
+const SET_ORDER: readonly string[] = TREE_SETS.map((t) => t.id);
+
+/**
+ * Pods sorted by ID; a pod ID found in two tree sets (a node half-way through an upgrade, or a
+ * copied tree) is kept once, from the first set, and the other copy is a problem: two records
+ * with one pod_id would make duplicate series.
+ */
+function uniqueIds(pods: readonly PodRecord[]): { unique: PodRecord[]; duplicates: FileProblem[] } {
+  const sorted = [...pods].sort(
+    (a, b) =>
+      (a.id < b.id ? -1 : a.id > b.id ? 1 : 0) || SET_ORDER.indexOf(a.treeSet) - SET_ORDER.indexOf(b.treeSet),
+  );
+  const unique: PodRecord[] = [];
+  const duplicates: FileProblem[] = [];
+  for (const p of sorted) {
+    const last = unique.at(-1);
+    if (last?.id === p.id) {
+      const set = TREE_SETS.find((t) => t.id === p.treeSet);
+      duplicates.push(
+        treeProblem(
+          { rel: `${set?.run ?? p.treeSet}/${p.id}` },
+          "duplicate_id",
+          `pod ID also in the ${last.treeSet} trees; this copy is not read`,
+          "pod_dir",
+        ),
+      );
+    } else unique.push(p);
+  }
+  return { unique, duplicates };
 }
 
 function treeProblem(

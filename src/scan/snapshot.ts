@@ -1,11 +1,11 @@
 /** The Snapshot: one typed, secret-free view of a node's virtcontainers trees. */
 import type { Identity } from "../format/identity.js";
-import type { Resource, Tree } from "../format/layout.js";
+import type { LayoutName, Resource, Tree, TreeSetId } from "../format/layout.js";
 import type {
   AgentInfo,
   ContainerConfigInfo,
   DeviceInfo,
-  HypervisorInfo,
+  Kata1HypervisorInfo,
   MountInfo,
   NetworkInfo,
   PodConfigInfo,
@@ -16,7 +16,15 @@ import type {
 import type { ProblemReason } from "../format/result.js";
 
 /** What a problem is about: a resource file, a directory, or a tree root. Bounded (a metric label). */
-export type ProblemSubject = Resource | "pod_dir" | "container_dir" | "tree";
+export type ProblemSubject =
+  | Resource
+  | "sandbox_devices"
+  | "bundle_config"
+  | "persist"
+  | "container_persist"
+  | "pod_dir"
+  | "container_dir"
+  | "tree";
 
 export interface FileProblem {
   readonly file: ProblemSubject;
@@ -50,6 +58,10 @@ export interface ContainerRecord {
 
 export interface PodRecord {
   readonly id: string;
+  /** The generation of the state this pod was read as. */
+  readonly layout: LayoutName;
+  /** The pair of trees it lives in. */
+  readonly treeSet: TreeSetId;
   readonly presence: Presence;
   readonly state: VcState;
   readonly identity: Identity;
@@ -63,7 +75,7 @@ export interface PodRecord {
   readonly config: PodConfigInfo | null;
   readonly stateFile: StateInfo | null;
   readonly network: NetworkInfo | null;
-  readonly hypervisor: HypervisorInfo | null;
+  readonly hypervisor: Kata1HypervisorInfo | null;
   readonly agent: AgentInfo | null;
   readonly containers: readonly ContainerRecord[];
   readonly problems: readonly FileProblem[];
@@ -76,6 +88,7 @@ export interface PodRecord {
 }
 
 export interface TreeStatus {
+  readonly set: TreeSetId;
   readonly tree: Tree;
   readonly path: string;
   readonly present: boolean;

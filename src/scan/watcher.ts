@@ -12,7 +12,7 @@
  */
 import { statSync, watch, type FSWatcher } from "node:fs";
 import { posix } from "node:path";
-import { TREE_DIRS, validateId, type Tree } from "../format/layout.js";
+import { TREE_SETS, validateId, type Tree, type TreeSet, type TreeSetId } from "../format/layout.js";
 import type { Snapshot } from "./snapshot.js";
 
 export interface WatcherEvents {
@@ -32,9 +32,12 @@ export interface WatcherOptions {
   readonly debounceMs?: number;
   /** How often to check that the roots still are what is watched (default 2 s). */
   readonly rootCheckMs?: number;
+  /** The tree sets to watch (default all). */
+  readonly sets?: readonly TreeSet[];
 }
 
 interface Root {
+  readonly set: TreeSetId;
   readonly tree: Tree;
   readonly abs: string;
   ino: number | null;
@@ -53,11 +56,14 @@ export class TreeWatcher {
   private failed = false;
 
   constructor(private readonly opts: WatcherOptions) {
-    this.roots = (["run", "config"] as const).map((tree) => ({
-      tree,
-      abs: posix.join(opts.hostRoot, TREE_DIRS[tree]),
-      ino: null,
-    }));
+    this.roots = (opts.sets ?? TREE_SETS).flatMap((set) =>
+      (["run", "config"] as const).map((tree) => ({
+        set: set.id,
+        tree,
+        abs: posix.join(opts.hostRoot, tree === "run" ? set.run : set.config),
+        ino: null,
+      })),
+    );
   }
 
   get watching(): boolean {
@@ -100,8 +106,9 @@ export class TreeWatcher {
     if (!this.watching) return added;
     const wanted = new Set<string>();
     for (const r of this.roots) if (r.ino !== null) wanted.add(r.abs);
-    const [run, cfg] = this.roots;
     for (const p of snapshot.pods) {
+      const run = this.roots.find((r) => r.set === p.treeSet && r.tree === "run");
+      const cfg = this.roots.find((r) => r.set === p.treeSet && r.tree === "config");
       if (run?.ino != null && p.presence !== "config_only") {
         wanted.add(posix.join(run.abs, p.id));
         for (const c of p.containers) if (c.inRunTree) wanted.add(posix.join(run.abs, p.id, c.id));
@@ -204,7 +211,7 @@ export class TreeWatcher {
       if (ino !== null && this.add(r.abs) === "fatal") return;
       if (report) {
         const what = before === null ? "appeared" : ino === null ? "vanished" : "was replaced";
-        this.opts.events.resync(`${r.tree} tree root ${what}`);
+        this.opts.events.resync(`${r.set} ${r.tree} tree root ${what}`);
       }
     }
   }

@@ -67,6 +67,8 @@ export function record(spec: RecordSpec): PodRecord {
   const hasConfig = presence !== "run_only" && spec.noConfig !== true;
   return {
     id: spec.id,
+    layout: "virtcontainers",
+    treeSet: "pods",
     presence,
     state: "running",
     identity: ident,
@@ -107,8 +109,15 @@ export function record(spec: RecordSpec): PodRecord {
 
 export function trees(over: { run?: Partial<TreeStatus>; config?: Partial<TreeStatus> } = {}): TreeStatus[] {
   return [
-    { tree: "run", path: "run/virtcontainers/pods", present: true, problem: null, ...over.run },
-    { tree: "config", path: "var/lib/virtcontainers/pods", present: true, problem: null, ...over.config },
+    { set: "pods", tree: "run", path: "run/virtcontainers/pods", present: true, problem: null, ...over.run },
+    {
+      set: "pods",
+      tree: "config",
+      path: "var/lib/virtcontainers/pods",
+      present: true,
+      problem: null,
+      ...over.config,
+    },
   ] as TreeStatus[];
 }
 

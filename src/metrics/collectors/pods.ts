@@ -26,6 +26,7 @@ const families: Family[] = [
           ["proxy", p.config?.proxyType ?? ""],
           ["shim", p.config?.shimType ?? ""],
           ["presence", p.presence],
+          ["layout", p.layout],
         ),
         value: 1,
       },

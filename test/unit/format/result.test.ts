@@ -38,6 +38,7 @@ describe("PROBLEM_REASONS", () => {
       "unknown_device_type",
       "invalid_id",
       "io_error",
+      "duplicate_id",
     ]);
     expect(new Set(PROBLEM_REASONS).size).toBe(PROBLEM_REASONS.length);
   });

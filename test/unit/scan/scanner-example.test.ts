@@ -39,8 +39,19 @@ describe("the example tree", () => {
 
     expect(s.hostRoot).toBe(root);
     expect(s.trees).toEqual([
-      { tree: "run", path: "run/virtcontainers/pods", present: true, problem: null },
-      { tree: "config", path: "var/lib/virtcontainers/pods", present: true, problem: null },
+      { set: "pods", tree: "run", path: "run/virtcontainers/pods", present: true, problem: null },
+      { set: "pods", tree: "config", path: "var/lib/virtcontainers/pods", present: true, problem: null },
+      // the other generations' trees are looked for and absent here
+      { set: "sandboxes", tree: "run", path: "run/virtcontainers/sandboxes", present: false, problem: null },
+      {
+        set: "sandboxes",
+        tree: "config",
+        path: "var/lib/virtcontainers/sandboxes",
+        present: false,
+        problem: null,
+      },
+      { set: "sbs", tree: "run", path: "run/vc/sbs", present: false, problem: null },
+      { set: "sbs", tree: "config", path: "var/lib/vc/sbs", present: false, problem: null },
     ]);
     expect(s.pods.map((p) => p.id)).toEqual([K8S_POD, DOCKER_POD]);
     expect(allProblems(s)).toEqual([]);
@@ -117,7 +128,7 @@ describe("missing trees and half-present pods", () => {
   it("an empty host root has two absent trees and no problem", async () => {
     const root = temp.make();
     const s = await new Scanner({ hostRoot: root }).scan();
-    expect(s.trees.map((t) => [t.tree, t.present, t.problem])).toEqual([
+    expect(s.trees.filter((t) => t.set === "pods").map((t) => [t.tree, t.present, t.problem])).toEqual([
       ["run", false, null],
       ["config", false, null],
     ]);
@@ -129,7 +140,7 @@ describe("missing trees and half-present pods", () => {
     const root = copyExample(temp);
     rmSync(join(root, "var"), { recursive: true });
     const s = await new Scanner({ hostRoot: root }).scan();
-    expect(s.trees.map((t) => [t.tree, t.present])).toEqual([
+    expect(s.trees.filter((t) => t.set === "pods").map((t) => [t.tree, t.present])).toEqual([
       ["run", true],
       ["config", false],
     ]);
@@ -154,7 +165,7 @@ describe("missing trees and half-present pods", () => {
     const root = copyExample(temp);
     rmSync(join(root, "run"), { recursive: true });
     const s = await new Scanner({ hostRoot: root }).scan();
-    expect(s.trees.map((t) => [t.tree, t.present])).toEqual([
+    expect(s.trees.filter((t) => t.set === "pods").map((t) => [t.tree, t.present])).toEqual([
       ["run", false],
       ["config", true],
     ]);
@@ -311,9 +322,10 @@ describe("report", () => {
     expect(j.pods[0]?.vm).toMatchObject({ vcpus: 18, memoryBytes: 2147483648, hypervisor: "qemu" });
     const table = toTable(s);
     expect(table).toContain(
-      "042f7fc8d580  running  both      ml-serving/resnet-infer-1684375908-7xq2p  3           3",
+      "042f7fc8d580  virtcontainers  running  both      ml-serving/resnet-infer-1684375908-7xq2p  3           3",
     );
-    expect(table).toContain("b6557d11c510  running  both      (none)");
+    expect(table).toContain("b6557d11c510  virtcontainers  running  both      (none)");
+    expect(j.pods[0]?.layout).toBe("virtcontainers");
     expect(table).not.toContain("PROBLEMS (");
   });
 });

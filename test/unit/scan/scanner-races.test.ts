@@ -1,6 +1,7 @@
 import { rmSync, truncateSync, unlinkSync } from "node:fs";
 import { join, posix } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import { REFERENCE_SET } from "../../../src/format/layout.js";
 import { FileLoader, type LoadTarget, type Loaded } from "../../../src/scan/loader.js";
 import type { ResourceValues } from "../../../src/scan/parsers.js";
 import { scanPod } from "../../../src/scan/pod.js";
@@ -246,7 +247,7 @@ describe("files deleted during a scan", () => {
       }
     }
     const loader = new VanishingLoader(root, DEFAULT_MAX_FILE_BYTES);
-    const { record, transient } = scanPod(loader, root, K8S_POD, false);
+    const { record, transient } = scanPod(loader, root, REFERENCE_SET, K8S_POD, false);
     expect(transient).toBe(false);
     expect(record?.problems.map(brief)).toEqual([
       {
