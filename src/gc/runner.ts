@@ -5,7 +5,7 @@
  * `dry-run` goes through exactly the same path and stops before the deletion.
  * Every decision is logged with the pod ID and counted; nothing here throws.
  */
-import { realpathSync } from "node:fs";
+import { lstatSync, realpathSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { treeSet, type TreeSet } from "../format/layout.js";
 import { describeError, type KubeApi, type NodeRef } from "../kube/api.js";
@@ -303,7 +303,9 @@ export class GcRunner {
         ["run", set.run],
       ];
       for (const [tree, path] of parts) {
-        if (path === null) continue;
+        // A part the layout or release does not have (no VM directory before Kata 1.2, no config
+        // tree for persist sandboxes) is simply not there; a symlinked root still goes to the reaper.
+        if (path === null || !mayExist(join(hostRoot, path, id))) continue;
         const out = (this.opts.remove ?? removePodDirectory)({ treeRoot: join(hostRoot, path), name: id });
         if (out.kind === "removed") {
           removed.push(tree);
@@ -424,6 +426,15 @@ export class GcRunner {
     } catch (err: unknown) {
       this.opts.log.warn({ podId: d.podId, err: describeError(err) }, "gc: recording the Node event failed");
     }
+  }
+}
+
+/** False only when the path plainly does not exist; any other answer goes to the reaper to judge. */
+function mayExist(path: string): boolean {
+  try {
+    return lstatSync(path, { throwIfNoEntry: false }) !== undefined;
+  } catch {
+    return true;
   }
 }
 
