@@ -31,6 +31,7 @@ export const EXPORTER_FAMILIES: Readonly<Record<string, Family>> = {
     "proxy",
     "shim",
     "presence",
+    "layout",
   ]),
   virtcontainers_pod_state: family("gauge", [...POD, "state"]),
   virtcontainers_pod_vcpus: family("gauge", POD),

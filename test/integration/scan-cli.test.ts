@@ -116,11 +116,13 @@ describe("virtcontainers-exporter scan", () => {
     const lines = r.stdout.split("\n");
     expect(lines[0]).toBe("run tree run/virtcontainers/pods: present");
     expect(lines[1]).toBe("config tree var/lib/virtcontainers/pods: present");
-    expect(r.stdout).toMatch(/^POD +STATE +PRESENCE +NAMESPACE\/NAME +CONTAINERS +DEVICES +PROBLEMS$/m);
     expect(r.stdout).toMatch(
-      /^042f7fc8d580 +running +both +ml-serving\/resnet-infer-1684375908-7xq2p +3 +3 +0$/m,
+      /^POD +LAYOUT +STATE +PRESENCE +NAMESPACE\/NAME +CONTAINERS +DEVICES +PROBLEMS$/m,
     );
-    expect(r.stdout).toMatch(/^b6557d11c510 +running +both +\(none\) +1 +0 +0$/m);
+    expect(r.stdout).toMatch(
+      /^042f7fc8d580 +virtcontainers +running +both +ml-serving\/resnet-infer-1684375908-7xq2p +3 +3 +0$/m,
+    );
+    expect(r.stdout).toMatch(/^b6557d11c510 +virtcontainers +running +both +\(none\) +1 +0 +0$/m);
     expect(r.stdout).not.toContain("PROBLEMS (");
   });
 
@@ -201,7 +203,7 @@ describe("virtcontainers-exporter scan", () => {
       "run tree run/virtcontainers/pods: absent\nconfig tree var/lib/virtcontainers/pods: absent\n\nno pods\n",
     );
     const j = json(cli(["scan", "--host-root", root, "--output", "json"]));
-    expect(j.trees.map((t) => t.present)).toEqual([false, false]);
+    expect(j.trees.map((t) => t.present)).toEqual([false, false, false, false, false, false]);
     expect(j.summary).toMatchObject({ pods: 0, problems: 0 });
   });
 

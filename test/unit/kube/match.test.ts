@@ -130,6 +130,27 @@ describe("matchPods", () => {
     expect(one(rec, [kubePod({ uid: "u", containerIds: [hexId(1)] })]).status).toBe("matched");
   });
 
+  it("a persist sandbox (Kata 1.11+) lives in the run tree only: matched or orphan, never unknown for that", () => {
+    const persist = {
+      ...record({ id: hexId(1), identity: crio, presence: "run_only" }),
+      layout: "persist" as const,
+      treeSet: "sbs" as const,
+    };
+    const sbs = [
+      { set: "sbs", tree: "run", path: "run/vc/sbs", present: true, problem: null },
+      { set: "sbs", tree: "config", path: "var/lib/vc/sbs", present: false, problem: null },
+    ] as Parameters<typeof snapshot>[1];
+    expect(one(persist, [], sbs)).toMatchObject({ status: "orphan", reason: "uid_not_found" });
+    expect(one(persist, [kubePod({ uid: UID })], sbs).status).toBe("matched");
+    // without any Kubernetes identity (Kata 2.0-2.1 with the bundle out of sight) it is undecided
+    const blind = {
+      ...persist,
+      identity: UNKNOWN_IDENTITY,
+      containers: [container(hexId(1), UNKNOWN_IDENTITY)],
+    };
+    expect(one(blind, [], sbs)).toMatchObject({ status: "unknown", reason: "identity_unreadable" });
+  });
+
   it("a config-only pod (after a reboot) is matched normally, unless the run tree is unreadable", () => {
     const rec = record({ id: hexId(1), identity: crio, presence: "config_only" });
     expect(one(rec, [], trees({ run: { present: false } }))).toMatchObject({
