@@ -1,8 +1,8 @@
 /**
  * The chart and deploy/ against a real kube-apiserver (test/cluster): every object they
  * render is accepted by the API server's own validation and stored as rendered (nothing
- * dropped), with Helm and without it, with default values and with GC on and every optional
- * part enabled.
+ * dropped), with Helm and without it, with default values and with GC on, a bundle directory
+ * and every optional part enabled.
  *
  * The test API server has no prometheus-operator, so this test creates the two
  * monitoring.coreos.com CRDs itself: minimal ones whose schemas type only the fields the chart
@@ -279,10 +279,11 @@ describe("the chart in a real API server", () => {
     expect(await storedAsRendered(objects)).toEqual([]);
   });
 
-  it("helm install with GC on, a created namespace and the ServiceMonitor, PrometheusRule and dashboard: all accepted as rendered", async () => {
+  it("helm install with GC on, a bundle directory, a created namespace and the ServiceMonitor, PrometheusRule and dashboard: all accepted as rendered", async () => {
     await createCrds();
     const objects = await install("vce-gc", "default", {
       gc: { mode: "on" },
+      trees: { bundles: ["/run/containers/storage/overlay-containers"] },
       namespace: { create: true, name: "vce-gc" },
       serviceMonitor: {
         enabled: true,
@@ -313,6 +314,13 @@ describe("the chart in a real API server", () => {
     const ds = objects.find((o) => o.kind === "DaemonSet") as V1DaemonSet;
     expect(ds.metadata?.namespace).toBe("vce-gc");
     expect(ds.spec?.template.spec?.hostPID).toBe(true);
+    expect(ds.spec?.template.spec?.volumes?.map((v) => v.hostPath?.path)).toEqual([
+      "/run/virtcontainers",
+      "/var/lib/virtcontainers",
+      "/run/vc",
+      "/var/lib/vc",
+      "/run/containers/storage/overlay-containers",
+    ]);
   });
 
   it("the minimal CRDs do reject a mistyped field and prune an unknown one (so the comparison above can fail)", async () => {

@@ -36,8 +36,10 @@ import { REPO, TempDirs } from "./helpers.js";
 const DEPLOY = join(REPO, "deploy", "virtcontainers-exporter.yaml");
 const NAMESPACE_FILE = join(REPO, "deploy", "namespace.yaml");
 
-/** The arguments of the default values: GC in dry-run, process checks auto. */
-function argsFor(gc: { mode: string; processChecks: string }): string[] {
+const ALL_LAYOUTS = "virtcontainers,kata1,persist";
+
+/** The chart's arguments for a GC mode, process checks and layouts (default values: dry-run, auto, all). */
+function argsFor(gc: { mode: string; processChecks: string }, layouts = ALL_LAYOUTS): string[] {
   return [
     "serve",
     "--host-root",
@@ -46,6 +48,8 @@ function argsFor(gc: { mode: string; processChecks: string }): string[] {
     ":10482",
     "--kubernetes",
     "auto",
+    "--layouts",
+    layouts,
     "--gc",
     gc.mode,
     "--gc-interval",
@@ -61,6 +65,16 @@ function argsFor(gc: { mode: string; processChecks: string }): string[] {
   ];
 }
 const DEFAULT_ARGS = argsFor({ mode: "dry-run", processChecks: "auto" });
+
+/** The host trees of `trees.virtcontainers` and `trees.kata`: volume name and host path. */
+const VIRTCONTAINERS_TREES = [
+  ["run-virtcontainers", "/run/virtcontainers"],
+  ["var-lib-virtcontainers", "/var/lib/virtcontainers"],
+] as const;
+const KATA_TREES = [
+  ["run-vc", "/run/vc"],
+  ["var-lib-vc", "/var/lib/vc"],
+] as const;
 
 const SELECTOR = {
   "app.kubernetes.io/name": "virtcontainers-exporter",
@@ -178,6 +192,8 @@ describe("the chart", () => {
       'extraArgs=["--log-level","debug"]',
       "--set-json",
       "tolerations=[]",
+      "--set-json",
+      'trees.bundles=["/run/containers/storage/overlay-containers"]',
     ]);
     expect(changed.code, changed.stdout + changed.stderr).toBe(0);
   });
@@ -240,6 +256,13 @@ describe("the chart", () => {
       "/prometheusRule/runbookBaseUrl",
     );
     expect(await renderError({ extraArgs: [5] })).toContain("/extraArgs/0");
+    expect(await renderError({ trees: { runVc: true } })).toMatch(
+      /additional properties 'runVc' not allowed/i,
+    );
+    expect(await renderError({ trees: { kata: "false" } })).toMatch(
+      /\/trees\/kata.*got string, want boolean/,
+    );
+    expect(await renderError({ trees: { bundles: "/run/containers" } })).toContain("/trees/bundles");
   });
 });
 
@@ -326,7 +349,7 @@ describe("deploy/", () => {
 });
 
 describe("the rendered DaemonSet (default values)", () => {
-  it("runs serve with --host-root /host, port 10482, the Kubernetes view on and GC in dry-run", async () => {
+  it("runs serve with --host-root /host, port 10482, the Kubernetes view on, every layout and GC in dry-run", async () => {
     const { container } = await renderDaemonSet();
     expect(container.args).toEqual(DEFAULT_ARGS);
     expect(container.command).toBeUndefined(); // the image's ENTRYPOINT
@@ -335,11 +358,13 @@ describe("the rendered DaemonSet (default values)", () => {
     expect(container.ports).toEqual([{ name: "metrics", containerPort: 10482, protocol: "TCP" }]);
   });
 
-  it("mounts the host's two virtcontainers trees read-only, without a hostPath type check", async () => {
+  it("mounts the host's virtcontainers and Kata trees read-only, without a hostPath type check", async () => {
     const { pod, container } = await renderDaemonSet();
     expect(pod.volumes).toEqual([
       { name: "run-virtcontainers", hostPath: { path: "/run/virtcontainers", type: "" } },
       { name: "var-lib-virtcontainers", hostPath: { path: "/var/lib/virtcontainers", type: "" } },
+      { name: "run-vc", hostPath: { path: "/run/vc", type: "" } },
+      { name: "var-lib-vc", hostPath: { path: "/var/lib/vc", type: "" } },
     ]);
     expect(container.volumeMounts).toEqual([
       {
@@ -351,6 +376,13 @@ describe("the rendered DaemonSet (default values)", () => {
       {
         name: "var-lib-virtcontainers",
         mountPath: "/host/var/lib/virtcontainers",
+        readOnly: true,
+        mountPropagation: "HostToContainer",
+      },
+      { name: "run-vc", mountPath: "/host/run/vc", readOnly: true, mountPropagation: "HostToContainer" },
+      {
+        name: "var-lib-vc",
+        mountPath: "/host/var/lib/vc",
         readOnly: true,
         mountPropagation: "HostToContainer",
       },
@@ -421,7 +453,7 @@ describe("the rendered DaemonSet (default values)", () => {
 });
 
 describe("gc values", () => {
-  const writable = [false, false];
+  const writable = [false, false, false, false];
   const mountsReadOnly = (c: V1Container): (boolean | undefined)[] =>
     (c.volumeMounts ?? []).map((m) => m.readOnly);
 
@@ -457,7 +489,7 @@ describe("gc values", () => {
       const { pod, container } = await renderDaemonSet({ gc: { mode, processChecks } });
       expect(container.args).toEqual(argsFor({ mode, processChecks: "auto" }));
       expect(pod.hostPID).toBeUndefined();
-      expect(mountsReadOnly(container)).toEqual([true, true]);
+      expect(mountsReadOnly(container)).toEqual([true, true, true, true]);
       expect(container.securityContext?.capabilities?.add).toEqual(["DAC_READ_SEARCH"]);
     },
   );
@@ -474,6 +506,119 @@ describe("gc values", () => {
     expect(after("--gc-max-orphan-fraction")).toBe("1");
     const small = await renderDaemonSet({ gc: { maxOrphanFraction: 0.05 } });
     expect(small.container.args).toContain("0.05");
+  });
+});
+
+describe("trees values", () => {
+  const BUNDLES = [
+    "/run/containers/storage/overlay-containers",
+    "/run/containerd/io.containerd.runtime.v2.task/k8s.io",
+  ];
+  type Tree = readonly [name: string, path: string];
+  const volumesOf = (trees: readonly Tree[]): unknown[] =>
+    trees.map(([name, path]) => ({ name, hostPath: { path, type: "" } }));
+  const mountsOf = (trees: readonly Tree[], readOnly: boolean): unknown[] =>
+    trees.map(([name, path]) => ({
+      name,
+      mountPath: `/host${path}`,
+      readOnly,
+      mountPropagation: "HostToContainer",
+    }));
+  const layoutsOf = (c: V1Container): string | undefined => {
+    const args = c.args ?? [];
+    const at = args.indexOf("--layouts");
+    expect(args.lastIndexOf("--layouts")).toBe(at);
+    return at < 0 ? undefined : args[at + 1];
+  };
+
+  it("trees.kata=false mounts neither /run/vc nor /var/lib/vc and passes --layouts virtcontainers", async () => {
+    const { pod, container } = await renderDaemonSet({ trees: { kata: false } });
+    expect(pod.volumes).toEqual(volumesOf(VIRTCONTAINERS_TREES));
+    expect(container.volumeMounts).toEqual(mountsOf(VIRTCONTAINERS_TREES, true));
+    const paths = [
+      ...(pod.volumes ?? []).map((v) => v.hostPath?.path),
+      ...(container.volumeMounts ?? []).map((m) => m.mountPath),
+    ];
+    for (const p of paths) expect(p).not.toMatch(/\/(run|var\/lib)\/vc$/);
+    expect(container.args).toEqual(argsFor({ mode: "dry-run", processChecks: "auto" }, "virtcontainers"));
+  });
+
+  it("trees.virtcontainers=false mounts only the Kata trees and passes --layouts kata1,persist", async () => {
+    const { pod, container } = await renderDaemonSet({ trees: { virtcontainers: false } });
+    expect(pod.volumes).toEqual(volumesOf(KATA_TREES));
+    expect(container.volumeMounts).toEqual(mountsOf(KATA_TREES, true));
+    expect(container.args).toEqual(argsFor({ mode: "dry-run", processChecks: "auto" }, "kata1,persist"));
+  });
+
+  it("trees.bundles adds read-only hostPath mounts at /host<path> after the trees (GC off and dry-run)", async () => {
+    const bundles: Tree[] = BUNDLES.map((path, i) => [`bundles-${i}`, path]);
+    for (const mode of ["off", "dry-run"]) {
+      const { pod, container } = await renderDaemonSet({ gc: { mode }, trees: { bundles: BUNDLES } });
+      expect(pod.volumes).toEqual(volumesOf([...VIRTCONTAINERS_TREES, ...KATA_TREES, ...bundles]));
+      expect(container.volumeMounts).toEqual([
+        ...mountsOf([...VIRTCONTAINERS_TREES, ...KATA_TREES], true),
+        ...mountsOf(bundles, true),
+      ]);
+      expect(layoutsOf(container)).toBe("virtcontainers,kata1,persist"); // bundles are no layout
+    }
+    const kataOnly = await renderDaemonSet({
+      trees: { virtcontainers: false, bundles: BUNDLES.slice(0, 1) },
+    });
+    expect(kataOnly.pod.volumes).toEqual(volumesOf([...KATA_TREES, ["bundles-0", BUNDLES[0] ?? ""]]));
+  });
+
+  it("gc.mode=on makes every tree mount read-write; the bundles stay read-only", async () => {
+    const bundles: Tree[] = BUNDLES.map((path, i) => [`bundles-${i}`, path]);
+    const { container } = await renderDaemonSet({ gc: { mode: "on" }, trees: { bundles: BUNDLES } });
+    expect(container.volumeMounts).toEqual([
+      ...mountsOf([...VIRTCONTAINERS_TREES, ...KATA_TREES], false),
+      ...mountsOf(bundles, true),
+    ]);
+    const vcOnly = await renderDaemonSet({ gc: { mode: "on" }, trees: { kata: false } });
+    expect(vcOnly.container.volumeMounts).toEqual(mountsOf(VIRTCONTAINERS_TREES, false));
+    const kataOnly = await renderDaemonSet({ gc: { mode: "on" }, trees: { virtcontainers: false } });
+    expect(kataOnly.container.volumeMounts).toEqual(mountsOf(KATA_TREES, false));
+    expect(kataOnly.container.args).toEqual(
+      argsFor({ mode: "on", processChecks: "required" }, "kata1,persist"),
+    );
+  });
+
+  it("both trees false fails with the reason and the fix", async () => {
+    const err = await renderError({ trees: { virtcontainers: false, kata: false } });
+    expect(err).toContain(
+      "trees.virtcontainers and trees.kata are both false: the exporter would mount no state tree and read nothing.",
+    );
+    expect(err).toContain("Set trees.virtcontainers=true for Clear Containers 3.x");
+    expect(err).toContain("trees.kata=true for Kata Containers 0.2 to 3.x");
+  });
+
+  it("refuses bundle paths that are not clean absolute paths, repeated, under /var/run or in a state tree", async () => {
+    for (const bad of ["run/containers", "/run/containers/", "/", "/run/../etc", "/run/./x", "/run//x", ""]) {
+      expect(await renderError({ trees: { bundles: [bad] } }), bad).toContain("/trees/bundles/0");
+    }
+    expect(await renderError({ trees: { bundles: ["/run/a", "/run/a"] } })).toContain("/trees/bundles");
+    expect(
+      await renderError({ trees: { bundles: ["/var/run/containers/storage/overlay-containers"] } }),
+    ).toContain(
+      'trees.bundles: "/var/run/containers/storage/overlay-containers" is under /var/run: list it as "/run/containers/storage/overlay-containers"',
+    );
+    for (const [bundle, tree, value] of [
+      ["/run/vc", "/run/vc", "kata"],
+      ["/run/vc/sbs", "/run/vc", "kata"],
+      ["/var/lib/vc/sbs", "/var/lib/vc", "kata"],
+      ["/run/virtcontainers/pods", "/run/virtcontainers", "virtcontainers"],
+      ["/var/lib/virtcontainers", "/var/lib/virtcontainers", "virtcontainers"],
+    ] as const) {
+      expect(await renderError({ trees: { bundles: [bundle] } })).toContain(
+        `trees.bundles: "${bundle}" is in the state tree ${tree} (trees.${value})`,
+      );
+    }
+    // a name that only begins like a tree, and dot-names that are not . or .., are fine
+    const { container } = await renderDaemonSet({ trees: { bundles: ["/run/vcx", "/run/.x/..y"] } });
+    expect((container.volumeMounts ?? []).slice(4).map((m) => m.mountPath)).toEqual([
+      "/host/run/vcx",
+      "/host/run/.x/..y",
+    ]);
   });
 });
 
@@ -729,7 +874,16 @@ describe("NOTES.txt", () => {
     const text = await notes({});
     expect(text).toContain('release "mon" in namespace "monitoring".');
     expect(text).toContain("DaemonSet mon-virtcontainers-exporter");
-    expect(text).toContain("/var/lib/virtcontainers read-only");
+    expect(text).toContain("reading, with\n  --layouts virtcontainers,kata1,persist:\n");
+    for (const path of ["/run/virtcontainers", "/var/lib/virtcontainers", "/run/vc", "/var/lib/vc"]) {
+      expect(text).toContain(`\n    ${path} read-only\n`);
+    }
+    expect(text).not.toContain("OCI bundles");
+    expect(text).toContain(
+      "CRI-O and containerd create a missing hostPath source on the node as an empty\ndirectory",
+    );
+    expect(text).toContain("set its tree to false (trees.virtcontainers, trees.kata)");
+    expect(text).toContain("The exporter itself never creates\nanything.");
     expect(text).toContain("Service mon-virtcontainers-exporter (ClusterIP), port 10482");
     expect(text).toContain("ServiceAccount mon-virtcontainers-exporter.");
     expect(text).toContain("ClusterRole and ClusterRoleBinding mon-virtcontainers-exporter");
@@ -760,6 +914,7 @@ describe("NOTES.txt", () => {
     );
     expect(text).toContain('release "mon" in namespace "kube-system", its objects in namespace "vce".');
     expect(text).toContain("/var/lib/virtcontainers read-write");
+    expect(text).toContain("/var/lib/vc read-write");
     expect(text).toContain("Garbage collection of orphan pod state: on.");
     expect(text).toContain("The state of a pod that has been an orphan for 10m is deleted, at most 5 pods");
     expect(text).toContain("The pods run with hostPID");
@@ -770,6 +925,16 @@ describe("NOTES.txt", () => {
     expect(text).toContain("ConfigMap mon-virtcontainers-exporter-dashboard");
     expect(text).toContain("kubectl --namespace vce get daemonset mon-virtcontainers-exporter");
     expect(text).not.toContain("kubectl label namespace");
+
+    const trees = await notes({
+      gc: { mode: "on" },
+      trees: { virtcontainers: false, bundles: ["/run/containers/storage/overlay-containers"] },
+    });
+    expect(trees).toContain(
+      "--layouts kata1,persist:\n    /run/vc read-write\n    /var/lib/vc read-write\n" +
+        "    /run/containers/storage/overlay-containers read-only (OCI bundles)\n",
+    );
+    expect(trees).not.toContain("/run/virtcontainers");
 
     const off = await notes({ gc: { mode: "on", processChecks: false }, rbac: { create: false } });
     expect(off).toContain("Process checks are off");

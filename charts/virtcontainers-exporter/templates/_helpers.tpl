@@ -110,10 +110,56 @@ DAC_READ_SEARCH always (read and search the runtime's directories whatever their
 {{- end }}
 
 {{/*
+The host trees the chart mounts, as a JSON list of {name, path} in mount order: the two of
+trees.virtcontainers, then the two of trees.kata. Their mountPath is /host<path>.
+*/}}
+{{- define "virtcontainers-exporter.trees" -}}
+{{- $trees := list }}
+{{- if .Values.trees.virtcontainers }}
+{{- $trees = append $trees (dict "name" "run-virtcontainers" "path" "/run/virtcontainers") }}
+{{- $trees = append $trees (dict "name" "var-lib-virtcontainers" "path" "/var/lib/virtcontainers") }}
+{{- end }}
+{{- if .Values.trees.kata }}
+{{- $trees = append $trees (dict "name" "run-vc" "path" "/run/vc") }}
+{{- $trees = append $trees (dict "name" "var-lib-vc" "path" "/var/lib/vc") }}
+{{- end }}
+{{- toJson $trees }}
+{{- end }}
+
+{{/*
+--layouts from the trees: trees.virtcontainers holds the virtcontainers layout, trees.kata the
+kata1 and persist layouts (README "Layouts").
+*/}}
+{{- define "virtcontainers-exporter.layouts" -}}
+{{- $layouts := list }}
+{{- if .Values.trees.virtcontainers }}
+{{- $layouts = append $layouts "virtcontainers" }}
+{{- end }}
+{{- if .Values.trees.kata }}
+{{- $layouts = concat $layouts (list "kata1" "persist") }}
+{{- end }}
+{{- join "," $layouts }}
+{{- end }}
+
+{{/*
 Checks of value combinations that the schema cannot express; fails the render with a clear
 message.
 */}}
 {{- define "virtcontainers-exporter.validate" -}}
+{{- if not (or .Values.trees.virtcontainers .Values.trees.kata) }}
+{{- fail "trees.virtcontainers and trees.kata are both false: the exporter would mount no state tree and read nothing. Set trees.virtcontainers=true for Clear Containers 3.x, virtcontainers and Kata 0.0.1 (/run/virtcontainers, /var/lib/virtcontainers), trees.kata=true for Kata Containers 0.2 to 3.x (/run/vc, /var/lib/vc), or both" }}
+{{- end }}
+{{- range .Values.trees.bundles }}
+{{- $bundle := . }}
+{{- if or (eq $bundle "/var/run") (hasPrefix "/var/run/" $bundle) }}
+{{- fail (printf "trees.bundles: %q is under /var/run: list it as %q. /var/run is a link to /run on the node, and the exporter reads bundle paths under /var/run in /run unless /var/run is mounted" $bundle (printf "/run%s" (trimPrefix "/var/run" $bundle))) }}
+{{- end }}
+{{- range $tree, $value := dict "/run/virtcontainers" "virtcontainers" "/var/lib/virtcontainers" "virtcontainers" "/run/vc" "kata" "/var/lib/vc" "kata" }}
+{{- if or (eq $bundle $tree) (hasPrefix (printf "%s/" $tree) $bundle) }}
+{{- fail (printf "trees.bundles: %q is in the state tree %s (trees.%s), which is mounted read-write with gc.mode=on: list only the directories of OCI bundles" $bundle $tree $value) }}
+{{- end }}
+{{- end }}
+{{- end }}
 {{- if and .Values.namespace.create (eq (include "virtcontainers-exporter.namespace" .) .Release.Namespace) }}
 {{- fail (printf "namespace.create needs namespace.name set to a namespace other than the release namespace %q: Helm keeps the release record in the release namespace, which must exist before the install (e.g. --namespace kube-system --set namespace.create=true,namespace.name=virtcontainers-exporter)" .Release.Namespace) }}
 {{- end }}
