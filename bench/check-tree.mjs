@@ -1,12 +1,16 @@
 // Sanity checks for a tree made by gen-tree.mjs: every file parses as JSON (except empty `lock` files),
 // every embedded OCI spec string parses, no identifier of the template pod remains, pod directories
-// match the IDs in their config.json.
+// match the IDs in their config.json. A tree made by gen-persist-tree.mjs (it has run/vc/sbs) is checked
+// the same way, except that its empty files are the sockets, `pid` is the QEMU pid file, and sandbox
+// directories must match `SandboxContainer` in their persist.json.
 //
 // CLI: node bench/check-tree.mjs DIR
 import { Buffer } from "node:buffer";
+import { existsSync } from "node:fs";
 import { readFile, readdir } from "node:fs/promises";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
+import { loadPersistTemplate, SANDBOX_ROOT } from "./gen-persist-tree.mjs";
 import { loadTemplate, POD_ROOTS } from "./gen-tree.mjs";
 
 const OCI_CONFIG_KEY = "com.github.containers.virtcontainers.pkg.oci.config";
@@ -32,11 +36,39 @@ function parseEmbeddedSpecs(value) {
   return count;
 }
 
-function checkFile(file, text, olds, report) {
+function checkPersistFile(file, text, report) {
+  const name = path.basename(file);
+  if (text === "") {
+    if (!name.endsWith(".sock")) report.errors.push(`${file}: empty`);
+    return;
+  }
+  if (name === "pid") {
+    if (!/^[1-9][0-9]*\n$/.test(text)) report.errors.push(`${file}: not a pid file`);
+    return;
+  }
+  const json = JSON.parse(text);
+  report.specs += parseEmbeddedSpecs(json);
+  if (name !== "persist.json") return;
+  const dir = path.basename(path.dirname(file));
+  if (path.basename(path.dirname(path.dirname(file))) === "sbs") {
+    report.states[json.State] = (report.states[json.State] ?? 0) + 1;
+    if (json.SandboxContainer !== dir) {
+      report.errors.push(`${file}: SandboxContainer ${json.SandboxContainer} does not match its directory`);
+    }
+  } else if (json.Process?.Token !== dir) {
+    report.errors.push(`${file}: Process.Token ${json.Process?.Token} does not match its directory`);
+  }
+}
+
+function checkFile(file, text, olds, report, persist) {
   report.files++;
   report.bytes += Buffer.byteLength(text);
   const leftover = olds.find((old) => text.includes(old) || file.includes(old));
   if (leftover) report.errors.push(`${file}: template value ${leftover} remains`);
+  if (persist) {
+    checkPersistFile(file, text, report);
+    return;
+  }
   if (text === "") {
     if (path.basename(file) !== "lock") report.errors.push(`${file}: empty`);
     return;
@@ -50,12 +82,21 @@ function checkFile(file, text, olds, report) {
 }
 
 export async function checkTree(dir) {
-  const { olds } = await loadTemplate();
-  const report = { pods: 0, files: 0, bytes: 0, specs: 0, states: {}, errors: [] };
-  report.pods = (await readdir(path.join(dir, POD_ROOTS[0]))).length;
+  const persist = existsSync(path.join(dir, SANDBOX_ROOT));
+  const { olds } = await (persist ? loadPersistTemplate() : loadTemplate());
+  const report = {
+    layout: persist ? "persist" : "virtcontainers",
+    pods: 0,
+    files: 0,
+    bytes: 0,
+    specs: 0,
+    states: {},
+    errors: [],
+  };
+  report.pods = (await readdir(path.join(dir, persist ? SANDBOX_ROOT : POD_ROOTS[0]))).length;
   for await (const file of walkFiles(dir)) {
     try {
-      checkFile(file, await readFile(file, "utf8"), olds, report);
+      checkFile(file, await readFile(file, "utf8"), olds, report, persist);
     } catch (err) {
       report.errors.push(`${file}: ${err.message}`);
     }

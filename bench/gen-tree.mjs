@@ -33,7 +33,7 @@ export function createRng(seed) {
   };
 }
 
-function randomHex(rng, length) {
+export function randomHex(rng, length) {
   let out = "";
   while (out.length < length) out += rng().toString(16).padStart(8, "0");
   return out.slice(0, length);
@@ -55,7 +55,7 @@ function randomDigits(rng, length) {
   return String(1_000_000_000 + (rng() % 3_000_000_000)).slice(0, length);
 }
 
-function pickState(rng) {
+export function pickState(rng) {
   let r = rng() / 2 ** 32;
   for (const [state, weight] of STATE_WEIGHTS) {
     if (r < weight) return state;
@@ -67,7 +67,7 @@ function pickState(rng) {
 // ---------------------------------------------------------------------------------------------------------
 // Template: the example pod's files, with every per-pod identifier located.
 
-async function walk(root, rel, out) {
+export async function walk(root, rel, out) {
   for (const entry of await readdir(path.join(root, rel), { withFileTypes: true })) {
     const child = path.posix.join(rel, entry.name);
     if (entry.isDirectory()) {
@@ -80,7 +80,7 @@ async function walk(root, rel, out) {
 }
 
 /** Per-pod values found in the template pod: the old value of every identifier we replace. */
-async function findIdentifiers(exampleRoot, podId) {
+export async function findIdentifiers(exampleRoot, podId) {
   const podConfig = JSON.parse(
     await readFile(path.join(exampleRoot, POD_ROOTS[1], podId, "config.json"), "utf8"),
   );
@@ -101,7 +101,7 @@ async function findIdentifiers(exampleRoot, podId) {
 }
 
 /** Draws fresh values for one pod; returns old value -> new value. */
-function freshValues(rng, ids) {
+export function freshValues(rng, ids) {
   const map = new Map([[ids.podId, randomHex(rng, 64)]]);
   for (const id of [...ids.containerIds, ...ids.overlayIds]) map.set(id, randomHex(rng, 64));
   const hash = randomDigits(rng, ids.templateHash.length);
@@ -115,16 +115,16 @@ function freshValues(rng, ids) {
   return map;
 }
 
-function escapeRegExp(s) {
+export function escapeRegExp(s) {
   return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
 
 /** Splits text into literal strings and the old values to substitute (odd indices). */
-function compile(text, pattern) {
+export function compile(text, pattern) {
   return text.split(pattern);
 }
 
-function render(parts, map) {
+export function render(parts, map) {
   let out = "";
   for (let i = 0; i < parts.length; i++) out += i % 2 === 0 ? parts[i] : map.get(parts[i]);
   return out;
@@ -176,7 +176,8 @@ function writePod(dir, template, pod) {
   return bytes;
 }
 
-function planPods(template, count, seed) {
+/** One entry per pod: its fresh values (old -> new), its ID and its state; `template.ids` as from findIdentifiers. */
+export function planPods(template, count, seed) {
   const rng = createRng(seed);
   return Array.from({ length: count }, () => {
     const map = freshValues(rng, template.ids);

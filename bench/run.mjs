@@ -1,8 +1,10 @@
-// Benchmark harness (`npm run bench`). For each tree size: generate a synthetic host tree in a temp dir,
-// measure the `find | cat` baseline, run every selected section, print a table and write .bench/results.json.
+// Benchmark harness (`npm run bench`). For each tree size and layout: generate a synthetic host tree in a
+// temp dir, measure the `find | cat` baseline, run every selected section that handles the layout, print a
+// table and write .bench/results.json.
 //
 // Environment:
 //   BENCH_SIZES=110,1000      pod counts (default 110,1000,5000)
+//   BENCH_LAYOUTS=persist     trees: virtcontainers (the reference), persist (Kata 2.x) (default both)
 //   BENCH_SECTIONS=scan       sections to run: scan, gc, metrics (default all; empty = generator + baseline only)
 //   BENCH_SCRAPES, BENCH_CHURN_SECONDS, BENCH_IDLE_SECONDS   see metrics.mjs
 //   BENCH_SEED=1              generator seed
@@ -12,6 +14,7 @@ import os from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
+import { generatePersistTree, loadPersistTemplate } from "./gen-persist-tree.mjs";
 import { generateTree, loadTemplate } from "./gen-tree.mjs";
 import { measureBaseline } from "./measure.mjs";
 import { metricsSection } from "./metrics.mjs";
@@ -22,6 +25,13 @@ import { scanSection } from "./scan.mjs";
 
 const SECTIONS = [scanSection, gcSection, metricsSection]; // metrics last: it edits the tree (and restores it)
 const DEFAULT_SIZES = [110, 1000, 5000];
+/** The trees a run can generate; a section runs on the layouts it lists (default: the reference only). */
+const LAYOUTS = {
+  virtcontainers: { generate: generateTree, loadTemplate },
+  persist: { generate: generatePersistTree, loadTemplate: loadPersistTemplate },
+};
+const DEFAULT_SECTION_LAYOUTS = ["virtcontainers"];
+const sectionLayouts = (section) => section.layouts ?? DEFAULT_SECTION_LAYOUTS;
 const RESULTS_FILE = fileURLToPath(new URL("../.bench/results.json", import.meta.url));
 
 function parseSizes(value) {
@@ -31,6 +41,19 @@ function parseSizes(value) {
     throw new Error(`BENCH_SIZES must be a comma-separated list of positive integers, got "${value}"`);
   }
   return sizes;
+}
+
+function parseLayouts(value) {
+  if (value === undefined) return Object.keys(LAYOUTS);
+  const names = value
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+  const unknown = names.filter((name) => !Object.hasOwn(LAYOUTS, name));
+  if (names.length === 0 || unknown.length > 0) {
+    throw new Error(`BENCH_LAYOUTS must list some of ${Object.keys(LAYOUTS).join(", ")}, got "${value}"`);
+  }
+  return [...new Set(names)];
 }
 
 function selectSections(value) {
@@ -51,10 +74,11 @@ function metaRows(meta) {
   ];
 }
 
-async function generate(dir, pods, options) {
+async function generate(dir, layout, pods, options) {
   const start = performance.now();
-  const tree = await generateTree(dir, pods, options);
+  const tree = await LAYOUTS[layout].generate(dir, pods, options);
   return {
+    layout,
     pods,
     files: tree.files,
     bytes: tree.bytes,
@@ -63,15 +87,21 @@ async function generate(dir, pods, options) {
   };
 }
 
-async function benchSize(pods, sections, options) {
+async function benchSize(layout, pods, sections, options) {
   const dir = makeTempDir("vc-bench-"); // also removed on exit or Ctrl-C
   try {
-    const meta = await generate(dir, pods, options);
+    const meta = await generate(dir, layout, pods, options);
     const baseline = await measureBaseline(dir);
     Object.assign(meta, { baselineMs: baseline.medianMs, baselineSamples: baseline.samples });
     const rows = metaRows(meta);
     const results = {};
     for (const section of sections) {
+      const layouts = sectionLayouts(section);
+      if (!layouts.includes(layout)) {
+        results[section.name] = { skipped: true };
+        rows.push(row(`${section.name} section`, `skipped (${layouts.join(", ")} layout only)`));
+        continue;
+      }
       const out = await section.run(dir, meta);
       results[section.name] = out.results;
       rows.push(...out.rows);
@@ -99,18 +129,30 @@ async function writeResults(report) {
 
 async function main() {
   const sizes = parseSizes(process.env.BENCH_SIZES);
+  const layouts = parseLayouts(process.env.BENCH_LAYOUTS);
   const sections = selectSections(process.env.BENCH_SECTIONS);
   const seed = Number(process.env.BENCH_SEED ?? 1);
   for (const section of sections) section.preflight?.();
-  const template = await loadTemplate();
-  const report = { environment: environment(), sections: sections.map((s) => s.name), sizes: [] };
+  const templates = {};
+  for (const layout of layouts) templates[layout] = await LAYOUTS[layout].loadTemplate();
+  // results keyed by layout, each with one entry per size
+  const report = {
+    environment: environment(),
+    sections: sections.map((s) => s.name),
+    layouts: Object.fromEntries(layouts.map((layout) => [layout, { sizes: [] }])),
+  };
   const allRows = [];
   for (const pods of sizes) {
-    const { meta, results, rows } = await benchSize(pods, sections, { seed, template });
-    printTable(`== ${fmt.int(pods)} pods`, rows);
-    report.sizes.push({ ...meta, ...results });
-    allRows.push(...rows);
-    await writeResults(report);
+    for (const layout of layouts) {
+      const { meta, results, rows } = await benchSize(layout, pods, sections, {
+        seed,
+        template: templates[layout],
+      });
+      printTable(`== ${fmt.int(pods)} pods, layout ${layout}`, rows);
+      report.layouts[layout].sizes.push({ ...meta, ...results });
+      allRows.push(...rows);
+      await writeResults(report);
+    }
   }
   const { pass, miss } = countStatuses(allRows);
   console.log(
