@@ -16,6 +16,7 @@
  * - QEMU's `hypervisor.json` adds `HotpluggedMemory` (MiB, 1.3+) and `VirtiofsdPid` (1.10);
  *   Cloud Hypervisor (1.10) stores `{PID, VirtiofsdPID}`.
  */
+import { decodeHypervisor } from "./hypervisor.js";
 import {
   arrOrNull,
   asObj,
@@ -110,9 +111,7 @@ export function parseKata1Hypervisor(text: string): Parsed<Kata1HypervisorInfo> 
   return decodeText(text, (value) => {
     const o = asObj(value, "$");
     return {
-      uuid: str(o, "UUID", "$"),
-      hotpluggedVCPUs: arrOrNull(o, "HotpluggedVCPUs", "$")?.length ?? 0,
-      bridges: arrOrNull(o, "Bridges", "$")?.length ?? 0,
+      ...decodeHypervisor(o),
       hotpluggedMemoryMiB: Math.max(0, int(o, "HotpluggedMemory", "$")),
       pid: positiveOrNull(int(o, "PID", "$")),
       virtiofsdPid: positiveOrNull(int(o, "VirtiofsdPid", "$") || int(o, "VirtiofsdPID", "$")),

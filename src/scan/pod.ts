@@ -343,6 +343,11 @@ export function scanPod(
     problems: r.problems,
     signature: r.sig.join("\n"),
   };
+  return reuse(r, record, previous);
+}
+
+/** The previous record (same object) when nothing was read and nothing changed; else the new one. */
+function reuse(r: PodReader, record: PodRecord, previous: PodRecord | null): PodScan {
   if (previous !== null && r.freshReads === 0 && previous.signature === record.signature) {
     return { record: previous, transient: r.transient };
   }
@@ -469,10 +474,7 @@ function finishPersist(
     problems: r.problems,
     signature: r.sig.join("\n"),
   };
-  if (previous !== null && r.freshReads === 0 && previous.signature === record.signature) {
-    return { record: previous, transient: r.transient };
-  }
-  return { record, transient: r.transient };
+  return reuse(r, record, previous);
 }
 
 function persistContainer(
