@@ -3,7 +3,7 @@
  * `Type` or a malformed `Data` is an error for that entry only; the others are kept.
  * Kata 0.2+ renamed `Data.DeviceType` to `Data.DevType`; both are accepted.
  */
-import { asObj, bool, isObj, objOrNull, str, uint } from "./decode.js";
+import { asObj, bool, isObj, objOrNull, str, uint, type Obj } from "./decode.js";
 import {
   DEVICE_TYPES,
   type DeviceEntryError,
@@ -14,29 +14,46 @@ import {
 import { SchemaError, decodeText, decodeValue, type Parsed } from "./result.js";
 
 export function parseDevices(text: string): Parsed<DevicesInfo> {
-  return decodeText(text, (value) => {
-    if (value === null) return { devices: [], entryErrors: [] };
-    if (!Array.isArray(value)) throw new SchemaError("$", "an array or null");
-    const devices: DeviceInfo[] = [];
-    const entryErrors: DeviceEntryError[] = [];
-    value.forEach((entry: unknown, index) => {
-      const type = isObj(entry) && typeof entry.Type === "string" ? entry.Type.slice(0, 32) : "";
-      const parsed = decodeValue(entry, (v) => decodeDevice(v, `$[${index}]`));
-      if (parsed.ok) devices.push(parsed.value);
-      else {
-        const reason = isDeviceType(type) ? "schema" : "unknown_device_type";
-        entryErrors.push({ index, reason, type, message: parsed.error.message });
-      }
-    });
-    return { devices, entryErrors };
+  return decodeText(text, (value) => decodeDeviceList(value, "$", decodeDevice));
+}
+
+/**
+ * Decodes a device array (`null` = none) entry by entry: an entry whose type is not vfio,
+ * block or generic, or that is malformed, becomes an entry error; the others are kept. Shared
+ * by every generation's device lists (Kata's sandbox-level list and persist.json's `Devices`).
+ */
+export function decodeDeviceList<T>(
+  value: unknown,
+  path: string,
+  decodeOne: (entry: unknown, path: string) => T,
+): { devices: T[]; entryErrors: DeviceEntryError[] } {
+  if (value === null) return { devices: [], entryErrors: [] };
+  if (!Array.isArray(value)) throw new SchemaError(path, "an array or null");
+  const devices: T[] = [];
+  const entryErrors: DeviceEntryError[] = [];
+  value.forEach((entry: unknown, index) => {
+    const type = isObj(entry) && typeof entry.Type === "string" ? entry.Type.slice(0, 32) : "";
+    const parsed = decodeValue(entry, (v) => decodeOne(v, `${path}[${index}]`));
+    if (parsed.ok) devices.push(parsed.value);
+    else {
+      const reason = isDeviceType(type) ? "schema" : "unknown_device_type";
+      entryErrors.push({ index, reason, type, message: parsed.error.message });
+    }
   });
+  return { devices, entryErrors };
 }
 
-function isDeviceType(t: string): t is DeviceType {
-  return (DEVICE_TYPES as readonly string[]).includes(t);
+/** The parts of one `{Type, Data: {DeviceInfo, ...}}` entry, with the JSON paths for errors. */
+export interface TypedEntry {
+  readonly type: DeviceType;
+  readonly data: Obj;
+  readonly info: Obj;
+  /** JSON paths of `Data` and `Data.DeviceInfo`. */
+  readonly dp: string;
+  readonly ip: string;
 }
 
-function decodeDevice(value: unknown, path: string): DeviceInfo {
+export function typedEntry(value: unknown, path: string): TypedEntry {
   const o = asObj(value, path);
   const type = str(o, "Type", path);
   if (!isDeviceType(type)) throw new SchemaError(`${path}.Type`, "vfio, block or generic");
@@ -44,7 +61,15 @@ function decodeDevice(value: unknown, path: string): DeviceInfo {
   const data = objOrNull(o, "Data", path);
   if (data === null) throw new SchemaError(dp, "an object");
   const ip = `${dp}.DeviceInfo`;
-  const info = objOrNull(data, "DeviceInfo", dp) ?? {};
+  return { type, data, info: objOrNull(data, "DeviceInfo", dp) ?? {}, dp, ip };
+}
+
+export function isDeviceType(t: string): t is DeviceType {
+  return (DEVICE_TYPES as readonly string[]).includes(t);
+}
+
+function decodeDevice(value: unknown, path: string): DeviceInfo {
+  const { type, data, info, dp, ip } = typedEntry(value, path);
   return {
     type,
     hostPath: str(info, "HostPath", ip),

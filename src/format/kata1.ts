@@ -29,14 +29,11 @@ import {
   uint,
   type Obj,
 } from "./decode.js";
-import { parseDevices } from "./devices.js";
+import { decodeDeviceList, parseDevices, typedEntry } from "./devices.js";
 import {
-  DEVICE_TYPES,
   type ContainerDevicesFile,
-  type DeviceEntryError,
   type DeviceInfo,
   type DeviceRef,
-  type DeviceType,
   type Kata1HypervisorInfo,
   type PodConfigInfo,
   type ProcessInfo,
@@ -146,35 +143,6 @@ export function positiveOrNull(n: number): number | null {
   return n > 0 ? n : null;
 }
 
-export function isDeviceType(t: string): t is DeviceType {
-  return (DEVICE_TYPES as readonly string[]).includes(t);
-}
-
-/**
- * Decodes a device array (`null` = none) entry by entry: an entry whose type is not vfio,
- * block or generic, or that is malformed, becomes an entry error; the others are kept.
- */
-export function decodeDeviceList(
-  value: unknown,
-  path: string,
-  decodeOne: (entry: unknown, path: string) => SandboxDevice,
-): SandboxDevicesInfo {
-  if (value === null) return { devices: [], entryErrors: [] };
-  if (!Array.isArray(value)) throw new SchemaError(path, "an array or null");
-  const devices: SandboxDevice[] = [];
-  const entryErrors: DeviceEntryError[] = [];
-  value.forEach((entry: unknown, index) => {
-    const type = isObj(entry) && typeof entry.Type === "string" ? entry.Type.slice(0, 32) : "";
-    const parsed = decodeValue(entry, (v) => decodeOne(v, `${path}[${index}]`));
-    if (parsed.ok) devices.push(parsed.value);
-    else {
-      const reason = isDeviceType(type) ? "schema" : "unknown_device_type";
-      entryErrors.push({ index, reason, type, message: parsed.error.message });
-    }
-  });
-  return { devices, entryErrors };
-}
-
 /** `[{ID, ContainerPath, ...}]` or `null`. */
 export function decodeDeviceRefs(value: unknown, path: string): DeviceRef[] {
   if (value === null) return [];
@@ -202,14 +170,7 @@ export function lastBdf(o: Obj, key: string, path: string): string {
 
 /** One `{Type, Data}` entry of the sandbox-level list (1.2 and 1.3+ `Data` shapes). */
 function decodeTypedSandboxDevice(value: unknown, path: string): SandboxDevice {
-  const o = asObj(value, path);
-  const type = str(o, "Type", path);
-  if (!isDeviceType(type)) throw new SchemaError(`${path}.Type`, "vfio, block or generic");
-  const dp = `${path}.Data`;
-  const data = objOrNull(o, "Data", path);
-  if (data === null) throw new SchemaError(dp, "an object");
-  const ip = `${dp}.DeviceInfo`;
-  const info = objOrNull(data, "DeviceInfo", dp) ?? {};
+  const { type, data, info, dp, ip } = typedEntry(value, path);
   const drive = objOrNull(data, "BlockDrive", dp);
   const bp = `${dp}.BlockDrive`;
   const id = str(data, "ID", dp) || str(info, "ID", ip);

@@ -40,14 +40,8 @@ import {
   vcContainerType,
   type Identity,
 } from "./identity.js";
-import {
-  decodeDeviceList,
-  decodeDeviceRefs,
-  decodeProcess,
-  isDeviceType,
-  lastBdf,
-  positiveOrNull,
-} from "./kata1.js";
+import { decodeDeviceList, isDeviceType } from "./devices.js";
+import { decodeDeviceRefs, decodeProcess, lastBdf, positiveOrNull } from "./kata1.js";
 import type {
   EndpointInfo,
   MountInfo,
