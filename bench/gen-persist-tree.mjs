@@ -9,10 +9,6 @@
 // name and pod-template-hash, pod UID, QEMU UUID). The same (pods, seed) always yields the same tree.
 //
 // CLI: node bench/gen-persist-tree.mjs DIR N [SEED]
-import { Buffer } from "node:buffer";
-import { mkdirSync, writeFileSync } from "node:fs";
-import path from "node:path";
-import { performance } from "node:perf_hooks";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import {
   EXAMPLE_ROOT,
@@ -22,9 +18,9 @@ import {
   escapeRegExp,
   findIdentifiers,
   freshValues,
-  planPods,
-  render,
+  generatorCli,
   walk,
+  writeClones,
 } from "./gen-tree.mjs";
 
 export const PERSIST_FIXTURE_ROOT = fileURLToPath(
@@ -101,42 +97,15 @@ function applyState(text, file, podState) {
   return withState(text, podState);
 }
 
-function writePod(dir, template, pod) {
-  for (const parts of template.dirs) mkdirSync(path.join(dir, render(parts, pod.map)), { recursive: true });
-  let bytes = 0;
-  for (const file of template.files) {
-    const text = applyState(render(file.text, pod.map), file, pod.state);
-    writeFileSync(path.join(dir, render(file.path, pod.map)), text);
-    bytes += Buffer.byteLength(text);
-  }
-  return bytes;
-}
-
 /**
  * Creates DIR/run/vc/sbs, DIR/run/vc/vm and DIR/run/containers/storage/overlay-containers holding `pods`
  * clones of the Kata 2.x fixture pod. Returns { pods, files, bytes, states, podIds }, as generateTree.
  */
 export async function generatePersistTree(dir, pods, { seed = 1, template } = {}) {
   const tpl = template ?? (await loadPersistTemplate());
-  mkdirSync(path.join(dir, SANDBOX_ROOT), { recursive: true });
-  const plan = planPods(tpl, pods, seed);
-  let bytes = 0;
-  for (const pod of plan) bytes += writePod(dir, tpl, pod);
-  const states = {};
-  for (const { state } of plan) states[state] = (states[state] ?? 0) + 1;
-  return { pods, files: pods * tpl.files.length, bytes, states, podIds: plan.map((p) => p.id) };
+  return writeClones(dir, tpl, pods, seed, [SANDBOX_ROOT], applyState);
 }
 
-async function main([dir, count, seed = "1"]) {
-  if (!dir || !(Number(count) >= 0)) {
-    console.error("usage: node bench/gen-persist-tree.mjs DIR N [SEED]");
-    process.exit(2);
-  }
-  const start = performance.now();
-  const stats = await generatePersistTree(dir, Number(count), { seed: Number(seed) });
-  const ms = performance.now() - start;
-  const { podIds, ...summary } = stats;
-  console.log(JSON.stringify({ dir, ...summary, firstPodId: podIds[0], ms: Math.round(ms) }));
+if (import.meta.url === pathToFileURL(process.argv[1]).href) {
+  await generatorCli(process.argv.slice(2), "gen-persist-tree.mjs", generatePersistTree);
 }
-
-if (import.meta.url === pathToFileURL(process.argv[1]).href) await main(process.argv.slice(2));

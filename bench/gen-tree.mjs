@@ -5,7 +5,7 @@
 // CLI: node bench/gen-tree.mjs DIR N [SEED]
 import { Buffer } from "node:buffer";
 import { mkdirSync, writeFileSync } from "node:fs";
-import { mkdir, readFile, readdir } from "node:fs/promises";
+import { readFile, readdir } from "node:fs/promises";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -165,11 +165,11 @@ function applyState(text, file, podState) {
 
 // Synchronous writes on purpose: for ~100k tiny files they are several times faster than fs/promises,
 // whose thread-pool round trips and directory-lock contention dominate.
-function writePod(dir, template, pod) {
+function writePod(dir, template, pod, stateOf) {
   for (const parts of template.dirs) mkdirSync(path.join(dir, render(parts, pod.map)), { recursive: true });
   let bytes = 0;
   for (const file of template.files) {
-    const text = applyState(render(file.text, pod.map), file, pod.state);
+    const text = stateOf(render(file.text, pod.map), file, pod.state);
     writeFileSync(path.join(dir, render(file.path, pod.map)), text);
     bytes += Buffer.byteLength(text);
   }
@@ -186,30 +186,42 @@ export function planPods(template, count, seed) {
 }
 
 /**
+ * Writes `pods` clones of `template` under `dir` (after creating `roots`), each with its fresh values;
+ * `stateOf(text, file, podState)` sets a pod's state in the files that hold it. Returns
+ * { pods, files, bytes, states, podIds }. Shared by every layout's generator.
+ */
+export function writeClones(dir, template, pods, seed, roots, stateOf) {
+  for (const root of roots) mkdirSync(path.join(dir, root), { recursive: true });
+  const plan = planPods(template, pods, seed);
+  let bytes = 0;
+  for (const pod of plan) bytes += writePod(dir, template, pod, stateOf);
+  const states = {};
+  for (const { state } of plan) states[state] = (states[state] ?? 0) + 1;
+  return { pods, files: pods * template.files.length, bytes, states, podIds: plan.map((p) => p.id) };
+}
+
+/**
  * Creates DIR/run/virtcontainers/pods and DIR/var/lib/virtcontainers/pods holding `pods` clones of the
  * Kubernetes example pod. Returns { pods, files, bytes, states, podIds }.
  */
 export async function generateTree(dir, pods, { seed = 1, template } = {}) {
   const tpl = template ?? (await loadTemplate());
-  for (const root of POD_ROOTS) await mkdir(path.join(dir, root), { recursive: true });
-  const plan = planPods(tpl, pods, seed);
-  let bytes = 0;
-  for (const pod of plan) bytes += writePod(dir, tpl, pod);
-  const states = {};
-  for (const { state } of plan) states[state] = (states[state] ?? 0) + 1;
-  return { pods, files: pods * tpl.files.length, bytes, states, podIds: plan.map((p) => p.id) };
+  return writeClones(dir, tpl, pods, seed, POD_ROOTS, applyState);
 }
 
-async function main([dir, count, seed = "1"]) {
+/** The command line of a generator: `node bench/<script> DIR N [SEED]`, one JSON line of figures. */
+export async function generatorCli([dir, count, seed = "1"], script, generate) {
   if (!dir || !(Number(count) >= 0)) {
-    console.error("usage: node bench/gen-tree.mjs DIR N [SEED]");
+    console.error(`usage: node bench/${script} DIR N [SEED]`);
     process.exit(2);
   }
   const start = performance.now();
-  const stats = await generateTree(dir, Number(count), { seed: Number(seed) });
+  const stats = await generate(dir, Number(count), { seed: Number(seed) });
   const ms = performance.now() - start;
   const { podIds, ...summary } = stats;
   console.log(JSON.stringify({ dir, ...summary, firstPodId: podIds[0], ms: Math.round(ms) }));
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1]).href) await main(process.argv.slice(2));
+if (import.meta.url === pathToFileURL(process.argv[1]).href) {
+  await generatorCli(process.argv.slice(2), "gen-tree.mjs", generateTree);
+}
