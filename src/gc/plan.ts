@@ -1,7 +1,7 @@
 /**
  * The GC plan (pure): snapshot x matches x history x clock x policy -> which orphans may go on
  * to the checks that need the outside world (API re-read, lock, processes, mounts), and why
- * every other orphan is skipped this run. Rules 1, 2 and 4 of the README's GC section.
+ * every other orphan is skipped this run. Rules 1, 2 and 4 of docs/gc.md "Garbage collection".
  */
 import type { PodMatch } from "../kube/match.js";
 import type { PodRecord } from "../scan/snapshot.js";

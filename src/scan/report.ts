@@ -1,6 +1,6 @@
 /**
  * The `scan` command's outputs. The JSON shape is a documented contract (schemaVersion 1,
- * README "scan JSON"); the table is for people. Both are sorted and secret-free.
+ * docs/layouts.md "scan JSON"); the table is for people. Both are sorted and secret-free.
  */
 import type { Identity } from "../format/identity.js";
 import { VC_STATES } from "../format/model.js";

@@ -2,7 +2,7 @@
  * Turns file events in both trees into pod IDs to re-read. One inotify watch per directory
  * (node:fs watch): a watch on a directory reports changes to the files in it, so watching
  * every file, as chokidar does, is not needed (at 1,000 pods chokidar 4 held 75 MiB of heap,
- * 25k watches and needed 8.5 s to start; see README "File watching").
+ * 25k watches and needed 8.5 s to start; see docs/layouts.md "File watching").
  *
  * What is watched follows the snapshots (`sync`): each tree root, each pod directory, and
  * in the run tree each container directory (container state files change on their own).

@@ -3,7 +3,7 @@
  * against real data: the exporter serves a copy of examples/host plus generated pods (one in
  * each state, one matched by a pod of the API, one with a truncated state.json), with the pod
  * view and GC dry-run against the test cluster as the chart's ServiceAccount; a real Prometheus
- * scrapes it every second as the README's scrape job does (job `virtcontainers-exporter`,
+ * scrapes it every second as the scrape job of docs/monitoring.md does (job `virtcontainers-exporter`,
  * honor_labels, a `node` target label). Each panel target, with the dashboard variables
  * substituted as Grafana does for one selected value, must answer its instant query and (for
  * panels that query a range) its range query with at least one series holding a number.

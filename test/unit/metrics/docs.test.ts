@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { SERVE_FLAGS } from "../../../src/config/serve-config.js";
 import { COLLECTOR_NAMES } from "../../../src/metrics/collectors/index.js";
@@ -7,16 +8,23 @@ import { KubeMetrics } from "../../../src/metrics/kube.js";
 import { SelfMetrics } from "../../../src/metrics/self.js";
 import { EXAMPLE_HOST, renderSnapshot, scanTree } from "./helpers.js";
 
-const README = readFileSync(new URL("../../../README.md", import.meta.url), "utf8");
-/** The README's table rows with cells trimmed (Prettier pads them). */
-const ROWS = README.split("\n")
-  .filter((l) => l.startsWith("|"))
-  .map((l) =>
-    l
-      .split(/(?<!\\)\|/)
-      .slice(1, -1)
-      .map((c) => c.trim()),
-  );
+const REPO = new URL("../../../", import.meta.url).pathname;
+const page = (name: string) => readFileSync(join(REPO, name), "utf8");
+/** The reference pages' table rows with cells trimmed (Prettier pads them). */
+const METRIC_ROWS = tableRows(page("docs/metrics.md"));
+const FLAG_ROWS = tableRows(page("docs/configuration.md"));
+
+function tableRows(text: string): string[][] {
+  return text
+    .split("\n")
+    .filter((l) => l.startsWith("|"))
+    .map((l) =>
+      l
+        .split(/(?<!\\)\|/)
+        .slice(1, -1)
+        .map((c) => c.trim()),
+    );
+}
 
 function familyNames(text: string): string[] {
   return [...text.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1] ?? "");
@@ -33,25 +41,25 @@ async function exposedFamilies(): Promise<string[]> {
   ];
 }
 
-describe("README documents what the exporter exposes", () => {
+describe("docs/metrics.md and docs/configuration.md document what the exporter exposes", () => {
   it("names every virtcontainers_* metric family in the metrics table", async () => {
     const names = await exposedFamilies();
     const ours = names.filter((n) => n.startsWith("virtcontainers_"));
     expect(ours.length).toBeGreaterThan(25);
-    const undocumented = ours.filter((n) => !ROWS.some((r) => r[0] === `\`${n}\``));
+    const undocumented = ours.filter((n) => !METRIC_ROWS.some((r) => r[0] === `\`${n}\``));
     expect(undocumented).toEqual([]);
   });
 
   it("documents no virtcontainers_* metric that is not exposed", async () => {
     const exposed = new Set(await exposedFamilies());
-    const documented = ROWS.map((r) => /^`(virtcontainers_[a-z_]+)`$/.exec(r[0] ?? "")?.[1]).filter(
+    const documented = METRIC_ROWS.map((r) => /^`(virtcontainers_[a-z_]+)`$/.exec(r[0] ?? "")?.[1]).filter(
       (n): n is string => n !== undefined,
     );
     expect(documented.filter((n) => !exposed.has(n))).toEqual([]);
   });
 
   it("documents every serve flag with its environment variable, and every collector flag", () => {
-    const row = (cell: (c: string) => boolean) => ROWS.find((r) => cell(r[0] ?? ""));
+    const row = (cell: (c: string) => boolean) => FLAG_ROWS.find((r) => cell(r[0] ?? ""));
     for (const f of SERVE_FLAGS) {
       const r = row((c) => c.startsWith(`\`--${f.flag} `) || c === `\`--${f.flag}\``);
       expect(r?.[1], `--${f.flag}`).toBe(`\`${f.env}\``);
