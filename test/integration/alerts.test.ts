@@ -29,6 +29,22 @@ if (PROMTOOL === undefined) {
 const RULES_FILE = join(CHART, "files", "alerts.yaml");
 const TESTS_FILE = join(REPO, "test", "integration", "alerts", "alerts.promtool.yaml");
 const SEVERITIES = ["critical", "warning", "info"];
+/** The chart's default runbook page; files/alerts.yaml links to it. */
+const RUNBOOK_PAGE = (() => {
+  const values = loadYaml<{ prometheusRule: { runbookBaseUrl: string } }>(
+    readFileSync(join(CHART, "values.yaml"), "utf8"),
+  );
+  return values.prometheusRule.runbookBaseUrl;
+})();
+/** Anchors of the headings of docs/monitoring.md, as GitHub makes them. */
+const RUNBOOK_ANCHORS = new Set(
+  [...readFileSync(join(REPO, "docs", "monitoring.md"), "utf8").matchAll(/^#+ (.+)$/gm)].map((m) =>
+    (m[1] ?? "")
+      .toLowerCase()
+      .replace(/[^\w\- ]/g, "")
+      .replace(/ /g, "-"),
+  ),
+);
 
 interface Rule {
   readonly alert: string;
@@ -141,7 +157,8 @@ describe("alert rules", () => {
     expect(failures(r.out)).toEqual(evalTimes((t) => t.exp_alerts.length === 0));
   });
 
-  it("have a severity, a summary, a description and a runbook link to their README section", () => {
+  it("have a severity, a summary, a description and an absolute runbook link to their section of docs/monitoring.md", () => {
+    expect(RUNBOOK_PAGE).toMatch(/^https:\/\/[^#\s]+\/docs\/monitoring\.md$/);
     for (const a of alerts) {
       expect(a.alert).toMatch(/^Virtcontainers[A-Za-z]+$/);
       expect(SEVERITIES, a.alert).toContain(a.labels?.severity);
@@ -151,7 +168,8 @@ describe("alert rules", () => {
         "runbook_url",
         "summary",
       ]);
-      expect(a.annotations?.runbook_url).toBe(`README.md#${a.alert.toLowerCase()}`);
+      expect(a.annotations?.runbook_url).toBe(`${RUNBOOK_PAGE}#${a.alert.toLowerCase()}`);
+      expect(RUNBOOK_ANCHORS, a.alert).toContain(a.alert.toLowerCase());
       expect(a.annotations?.summary?.length ?? 0).toBeGreaterThan(20);
       expect(a.annotations?.description?.length ?? 0).toBeGreaterThan(a.annotations?.summary?.length ?? 0);
       expect(a.for, a.alert).toMatch(/^[0-9]+[mh]$/);
@@ -200,8 +218,8 @@ describe("the chart's PrometheusRule", () => {
     expect(rule.spec).toEqual(rules);
   });
 
-  it("prefixes every runbook link with prometheusRule.runbookBaseUrl, and changes nothing else", async () => {
-    const base = "https://git.example.com/ops/virtcontainers-exporter/blob/main/";
+  it("links every runbook to prometheusRule.runbookBaseUrl, and changes nothing else", async () => {
+    const base = "https://git.example.com/ops/virtcontainers-exporter/-/blob/v0.1.0/docs/monitoring.md";
     const rule = onlyOf(
       parseObjects(
         await render({ prometheusRule: { enabled: true, runbookBaseUrl: base, namespace: "mon" } }),
@@ -214,7 +232,10 @@ describe("the chart's PrometheusRule", () => {
         ...g,
         rules: g.rules.map((r) => ({
           ...r,
-          annotations: { ...r.annotations, runbook_url: `${base}${r.annotations?.runbook_url ?? ""}` },
+          annotations: {
+            ...r.annotations,
+            runbook_url: (r.annotations?.runbook_url ?? "").replace(`${RUNBOOK_PAGE}#`, `${base}#`),
+          },
         })),
       })),
     };

@@ -96,7 +96,7 @@ recorded as not checked).
 {{- end }}
 
 {{/*
-The capabilities added after dropping ALL, one per line of a YAML list (README "Security"):
+The capabilities added after dropping ALL, one per line of a YAML list (docs/configuration.md "Security"):
 DAC_READ_SEARCH always (read and search the runtime's directories whatever their mode: before
 2018-02-28 the runtime made pod directories with mode 0000); DAC_OVERRIDE only with GC on
 (remove entries inside such directories, which the owner has no write bit on).
@@ -128,7 +128,7 @@ trees.virtcontainers, then the two of trees.kata. Their mountPath is /host<path>
 
 {{/*
 --layouts from the trees: trees.virtcontainers holds the virtcontainers layout, trees.kata the
-kata1 and persist layouts (README "Layouts").
+kata1 and persist layouts (docs/layouts.md).
 */}}
 {{- define "virtcontainers-exporter.layouts" -}}
 {{- $layouts := list }}
@@ -163,4 +163,12 @@ message.
 {{- if and .Values.namespace.create (eq (include "virtcontainers-exporter.namespace" .) .Release.Namespace) }}
 {{- fail (printf "namespace.create needs namespace.name set to a namespace other than the release namespace %q: Helm keeps the release record in the release namespace, which must exist before the install (e.g. --namespace kube-system --set namespace.create=true,namespace.name=virtcontainers-exporter)" .Release.Namespace) }}
 {{- end }}
+{{- end }}
+
+{{/*
+The runbook page that files/alerts.yaml links to (its runbook_url annotations are this plus
+"#<alert>"); prometheusRule.runbookBaseUrl replaces it in the PrometheusRule.
+*/}}
+{{- define "virtcontainers-exporter.runbookPage" -}}
+https://github.com/virtcontainers-exporter/virtcontainers-exporter/blob/main/docs/monitoring.md
 {{- end }}
