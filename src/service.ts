@@ -61,6 +61,8 @@ export class ExporterService {
   private current: Snapshot | null = null;
   private stopped = false;
   private watchSynced = false;
+  /** Changes are followed (watches in place and the catch-up scan done, or polling started). */
+  private following = false;
   readonly kube: Kubernetes | null;
   readonly gc: GcRunner | null;
   private context: RenderContext = { matches: null };
@@ -131,15 +133,16 @@ export class ExporterService {
     return this.context.matches;
   }
 
+  /** Ready means watching and rendered: the first scan is served and later changes are followed. */
   get ready(): boolean {
-    return this.current !== null;
+    return this.current !== null && this.following;
   }
 
   get snapshot(): Snapshot | null {
     return this.current;
   }
 
-  /** Resolves once changes are followed: /readyz turns ready after the first scan, before that. */
+  /** Resolves once changes are followed; /readyz turns ready then, not at the first scan. */
   async start(): Promise<void> {
     this.kube?.start();
     await this.run("full", () => this.scanner.scan());
@@ -151,6 +154,7 @@ export class ExporterService {
       // event: a stat-only rescan catches them (unchanged files are not re-read).
       await this.run("full", () => this.scanner.scan());
     } else this.startPolling("--watch polling");
+    this.following = true;
     if (this.stopped) return;
     this.every(this.opts.resyncIntervalMs, () => this.run("full", () => this.scanner.scan()));
     // Freshness changes with time alone (a view with no contact goes stale): match again often.

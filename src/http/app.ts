@@ -80,7 +80,7 @@ export function createApp(source: AppSource, nodeName: string): Express {
   });
   app.get("/readyz", (_req, res) => {
     if (source.ready) res.type("text/plain").send("ok\n");
-    else res.status(503).type("text/plain").send("not ready: first scan in progress\n");
+    else res.status(503).type("text/plain").send("not ready: first scan and file watches in progress\n");
   });
   app.get("/", (_req, res) => {
     res.type("html").send(landing(nodeName, source.snapshot, source.kubernetes));

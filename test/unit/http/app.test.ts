@@ -42,7 +42,7 @@ describe("the landing page", () => {
       expect(body).toContain("<p>Kubernetes pod view: off.</p>");
       const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
       expect(ready.status).toBe(503);
-      expect(await ready.text()).toBe("not ready: first scan in progress\n");
+      expect(await ready.text()).toBe("not ready: first scan and file watches in progress\n");
     } finally {
       server.closeAllConnections();
       await new Promise<void>((resolve) => {
