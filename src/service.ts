@@ -5,10 +5,10 @@
 import { GcRunner, type ProcessChecks, type RunReport } from "./gc/runner.js";
 import type { KubernetesSummary } from "./http/app.js";
 import type { GcPolicy } from "./gc/plan.js";
-import type { KubeApi } from "./kube/api.js";
+import type { KubeApi, SelfPod } from "./kube/api.js";
 import { enrichSnapshot } from "./kube/enrich.js";
 import { Kubernetes, type KubernetesOptions } from "./kube/kubernetes.js";
-import { matchPods, type PodMatch } from "./kube/match.js";
+import { isCollectable, matchPods, type PodMatch } from "./kube/match.js";
 import { LAYOUT_NAMES, TREE_SETS, type LayoutName, type TreeSet } from "./format/layout.js";
 import type { Logger } from "./log.js";
 import { ExpositionCache } from "./metrics/cache.js";
@@ -49,6 +49,8 @@ export interface GcServiceOptions {
   readonly intervalMs: number;
   readonly processChecks: ProcessChecks;
   readonly procRoot: string;
+  /** The exporter's own pod (downward API): see GcRunnerOptions.self. */
+  readonly self?: SelfPod | null;
 }
 
 export class ExporterService {
@@ -109,6 +111,7 @@ export class ExporterService {
             nodeName: opts.nodeName,
             log: opts.log.child({ component: "gc" }),
             metrics: gcMetrics,
+            self: gcOpts.self ?? null,
             rescan: async (podId) => {
               const snapshot = await this.scanner.scanPods([podId]);
               this.apply(snapshot);
@@ -123,7 +126,7 @@ export class ExporterService {
     return {
       synced: this.kube.pods() !== null,
       nodeConfirmed: this.kube.confirmedNode !== null,
-      orphans: this.context.matches?.filter((m) => m.status === "orphan").length ?? 0,
+      orphans: this.context.matches?.filter((m) => isCollectable(m.status)).length ?? 0,
       gcMode: this.opts.gc?.policy.mode ?? "off",
     };
   }
@@ -198,6 +201,7 @@ export class ExporterService {
         viewUsable: pods !== null,
         node: kube.confirmedNode,
       });
+      if (report.decisions.some((d) => d.reason === "node_gone")) kube.node.invalidate();
       if (report.decisions.some((d) => d.outcome === "deleted"))
         await this.run("full", () => this.scanner.scan());
       return report;
