@@ -19,6 +19,11 @@ export interface UpstreamFixture {
   readonly layout: "virtcontainers" | "kata1" | "persist";
   /** Manifest facts this release's files cannot carry: `field` is a dotted scan JSON path. */
   readonly unrepresentable: readonly { readonly field: string; readonly reason: string }[];
+  /**
+   * Device types the runtime does not hot-plug though it attaches them (default: vfio and
+   * block are hot-plugged at container create, generic never), with the reason.
+   */
+  readonly hotplugged?: { readonly vfio?: boolean; readonly block?: boolean; readonly reason: string };
 }
 
 export interface ManifestDevice {

@@ -86,8 +86,9 @@ function expectedPod(f: UpstreamFixture, m: Manifest, p: ManifestPod) {
         major: d.major,
         minor: d.minor,
         bdf: d.bdf ?? "",
-        // Generic devices never reach the VM; vfio and block ones are hot-plugged at create.
-        hotplugged: d.kind !== "generic",
+        // Generic devices never reach the VM; vfio and block ones are hot-plugged at create
+        // unless the fixture list says this runtime does otherwise.
+        hotplugged: d.kind === "generic" ? false : (f.hotplugged?.[d.kind] ?? true),
       })),
     })),
     problems: [],

@@ -52,6 +52,7 @@ func (k *kata1) runPod(p *podPlan, byID map[string]*specs.Spec) error {
 	if err != nil {
 		return err
 	}
+	p.VCPUs, p.MemoryMiB = cfg.HypervisorConfig.NumVCPUs, cfg.HypervisorConfig.MemorySize
 	if _, err := vc.CreateSandbox(k.ctx, cfg, nil); err != nil {
 		return fmt.Errorf("CreateSandbox: %v", err)
 	}

@@ -65,17 +65,19 @@ type containerPlan struct {
 }
 
 type podPlan struct {
-	Label       string          `json:"label"`
-	ID          string          `json:"id"`
-	Engine      string          `json:"engine"`
-	Goal        string          `json:"goal"`
-	BlockDriver string          `json:"blockDriver"`
-	Namespace   string          `json:"namespace"`
-	PodName     string          `json:"podName"`
-	UID         string          `json:"uid"`
-	VCPUs       uint32          `json:"vcpus"`
-	MemoryMiB   uint32          `json:"memoryMiB"`
-	Containers  []containerPlan `json:"containers"`
+	Label       string `json:"label"`
+	ID          string `json:"id"`
+	Engine      string `json:"engine"`
+	Goal        string `json:"goal"`
+	BlockDriver string `json:"blockDriver"`
+	Namespace   string `json:"namespace"`
+	PodName     string `json:"podName"`
+	UID         string `json:"uid"`
+	// Boot vCPUs and memory (MiB) of the VM: asked for, then as the runtime's OCI front end
+	// set them in the sandbox config handed to the runtime (the driver writes them back).
+	VCPUs      uint32          `json:"vcpus"`
+	MemoryMiB  uint32          `json:"memoryMiB"`
+	Containers []containerPlan `json:"containers"`
 	// filled from the runtime's status API after the run
 	State string `json:"state"`
 }
@@ -307,11 +309,15 @@ func ociSpec(p *podPlan, c *containerPlan) *specs.Spec {
 			CgroupsPath: cgroupParent + "/" + c.ID,
 			Devices:     devs,
 			Resources: &specs.LinuxResources{
-				CPU:    &specs.LinuxCPU{Shares: &shares, Quota: &quota, Period: &period},
-				Memory: &specs.LinuxMemory{Limit: &limit},
+				CPU: &specs.LinuxCPU{Shares: &shares, Quota: &quota, Period: &period},
 			},
 			Namespaces: []specs.LinuxNamespace{{Type: specs.PIDNamespace}, {Type: specs.MountNamespace}},
 		},
+	}
+	if !c.Sandbox {
+		// A workload container's memory limit (the sandbox has none, as with CRI-O and
+		// containerd); virtcontainers' front end sizes the VM from the sandbox's limit.
+		s.Linux.Resources.Memory = &specs.LinuxMemory{Limit: &limit}
 	}
 	c.Mounts = len(mounts)
 	return s
