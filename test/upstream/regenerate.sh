@@ -19,18 +19,16 @@ src=$(cd "${2:?source dir}" && pwd)
 
 line=$(node -e '
   const f = require(process.argv[1]).find((x) => x.name === process.argv[2]);
-  if (f) console.log([f.family, f.build, f.pkgdir ?? ".", f.upstream, f.features].join("\t"));
+  if (f) console.log([f.build, f.pkgdir ?? ".", f.upstream, f.features, f.go.join(" ")].join("\t"));
 ' "$here/fixtures.json" "$fixture")
 [ -n "$line" ] || { echo "regenerate: unknown fixture $fixture (see fixtures.json)" >&2; exit 2; }
-IFS=$'\t' read -r family mode pkgdir upstream features <<<"$line"
+IFS=$'\t' read -r mode pkgdir upstream features gofiles <<<"$line"
 [ "$(id -u)" = 0 ] || { echo "regenerate: must run as root (mount namespace, bind mounts)" >&2; exit 2; }
 
 gen="$src/$pkgdir/vcegen"
 rm -rf "$gen"
 mkdir -p "$gen"
-cp "$here/go/scenario.go" "$here/go/drive_$family.go" "$gen/"
-for f in "$here"/go/oci_"$family"*.go; do [ -e "$f" ] && cp "$f" "$gen/"; done
-[ -n "${VCEGEN_OCI:-}" ] && { rm -f "$gen"/oci_*.go; cp "$here/go/$VCEGEN_OCI" "$gen/"; }
+for f in $gofiles; do cp "$here/go/$f" "$gen/"; done
 
 scratch=$(mktemp -d /tmp/vcegen.XXXXXX)
 bin="$scratch/vcegen"

@@ -31,6 +31,9 @@ func newDriver() (driver, error) {
 			AgentType: vc.NoopAgentType,
 			ProxyType: vc.NoopProxyType,
 			ShimType:  vc.NoopShimType,
+			// No network namespace and no endpoints: the generator must not touch the host's
+			// network (up to 1.5 an empty netns path would make the runtime open "").
+			DisableNewNetNs: true,
 		},
 	}, nil
 }
@@ -78,7 +81,7 @@ func (k *kata1) runPod(p *podPlan, byID map[string]*specs.Spec) error {
 			return fmt.Errorf("PauseContainer: %v", err)
 		}
 	case goalStopped:
-		if _, err := vc.StopSandbox(k.ctx, p.ID, false); err != nil {
+		if err := stopSandbox(k.ctx, p.ID); err != nil {
 			return fmt.Errorf("StopSandbox: %v", err)
 		}
 	}
