@@ -1,5 +1,6 @@
-// pkg/oci of Kata 1.0–1.5 takes an oci.CompatOCISpec, read from the bundle by
-// oci.ParseConfigJSON as the kata-runtime CLI does (1.6+ takes a specs.Spec: oci_kata1_spec.go).
+// What differs between Kata 1.x releases, older side (used for 1.5.5; 1.7.3 has the same signatures): pkg/oci
+// takes an oci.CompatOCISpec, read from the bundle by oci.ParseConfigJSON as the kata-runtime
+// CLI does, and StopSandbox has no force flag (oci_kata1_spec.go: 1.10.8, 1.11.5).
 package main
 
 import (

@@ -1,5 +1,5 @@
-// What differs between Kata 1.x releases, 1.6+ side: pkg/oci takes a specs.Spec (1.5 and
-// older: oci.CompatOCISpec), StopSandbox takes a force flag (1.10+).
+// What differs between Kata 1.x releases, newer side (used for 1.10.8 and 1.11.5): pkg/oci
+// takes a specs.Spec and StopSandbox a force flag (oci_kata1_compat.go: 1.5.5).
 package main
 
 import (
