@@ -113,7 +113,8 @@ export class ExpositionCache {
   }
 
   private renderSampled(): CollectorFailure[] {
-    if (this.sampledCollectors.length === 0 || this.rendered === null) return [];
+    // Nothing at all before the first sample (never one without the host's PID namespace).
+    if (this.sampledCollectors.length === 0 || this.rendered === null || this.sample === null) return [];
     const ctx = { ...(this.renderedContext ?? NO_CONTEXT), processes: this.sample };
     return this.renderPart(this.sampledPart, this.sampledCollectors, this.rendered, ctx);
   }
