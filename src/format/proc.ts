@@ -39,17 +39,21 @@ export type ProcParse<T> =
 export function parseProcStat(text: string): ProcParse<ProcStat> {
   const close = text.lastIndexOf(")");
   if (close < 0 || !/^\d+ \(/.test(text)) return { ok: false, error: "no `pid (comm)` prefix" };
-  const rest = text
-    .slice(close + 2)
-    .trimEnd()
-    .split(" ");
-  // rest[0] is field 3.
-  const state = rest[0] ?? "";
-  const utime = tickField(rest[11]);
-  const stime = tickField(rest[12]);
-  const start = tickField(rest[19]);
+  // Fields 3 (state) to 22 (start time), without splitting the whole line.
+  const fields: string[] = [];
+  let at = close + 2;
+  while (fields.length < 20 && at <= text.length) {
+    let end = text.indexOf(" ", at);
+    if (end < 0) end = text.length;
+    fields.push(text.slice(at, end).trimEnd());
+    at = end + 1;
+  }
+  const state = fields[0] ?? "";
+  const utime = tickField(fields[11]);
+  const stime = tickField(fields[12]);
+  const start = tickField(fields[19]);
   if (!/^[A-Za-z]$/.test(state) || utime === null || stime === null || start === null)
-    return { ok: false, error: `${rest.length + 2} fields, or a non-numeric time` };
+    return { ok: false, error: `${fields.length + 2} fields, or a non-numeric time` };
   return { ok: true, value: { state, utimeTicks: utime, stimeTicks: stime, startTimeTicks: start } };
 }
 

@@ -42,7 +42,7 @@ import {
   type ProcStat,
 } from "../format/proc.js";
 import { readRegularFile } from "./fsread.js";
-import { CMDLINE_CAP, SMALL_CAP, listPids, readProcFile, validPid } from "./procfs.js";
+import { CMDLINE_CAP, SMALL_CAP, listPids, readProcFile, readProcSmall, validPid } from "./procfs.js";
 import type { PodRecord, Snapshot } from "./snapshot.js";
 
 /** Why a sample could not read something. Bounded: a metric label. */
@@ -98,6 +98,8 @@ interface Tracked {
 
 interface PodState {
   record: PodRecord;
+  /** What the record says (the VM pid file aside), computed once per record. */
+  recorded: readonly Recorded[];
   readonly procs: Map<number, Tracked>;
   /** CPU ticks of the role's processes that exited. */
   readonly carried: Map<ProcessRole, number>;
@@ -186,11 +188,19 @@ export class PodProcesses {
   private state(record: PodRecord): PodState {
     let st = this.pods.get(record.id);
     if (st === undefined) {
-      st = { record, procs: new Map(), carried: new Map(), nextSearch: 0, backoff: 1 };
+      st = {
+        record,
+        recorded: recordedPids(record),
+        procs: new Map(),
+        carried: new Map(),
+        nextSearch: 0,
+        backoff: 1,
+      };
       this.pods.set(record.id, st);
     } else if (st.record !== record) {
       // Its files changed (a rescan keeps an unchanged pod's record): look again now.
       st.record = record;
+      st.recorded = recordedPids(record);
       st.nextSearch = 0;
       st.backoff = 1;
     }
@@ -228,7 +238,7 @@ export class PodProcesses {
   private readUsage(pid: number, tally: Tally): Usage {
     const stat = this.readStat(pid, tally);
     if (stat === "gone" || stat === "error") return stat;
-    const r = readProcFile(this.opts.procRoot, String(pid), "statm", SMALL_CAP);
+    const r = readProcSmall(this.opts.procRoot, pid, "statm");
     if (r.kind === "gone") return "gone";
     if (r.kind === "unreadable") {
       tally.error("unreadable", `PID ${pid} statm: ${r.reason}`);
@@ -240,7 +250,7 @@ export class PodProcesses {
   }
 
   private readStat(pid: number, tally: Tally): ProcStat | "gone" | "error" {
-    const r = readProcFile(this.opts.procRoot, String(pid), "stat", SMALL_CAP);
+    const r = readProcSmall(this.opts.procRoot, pid, "stat");
     if (r.kind === "gone") return "gone";
     if (r.kind === "unreadable") {
       tally.error("unreadable", `PID ${pid} stat: ${r.reason}`);
@@ -291,7 +301,13 @@ export class PodProcesses {
   }
 
   private addRecorded(record: PodRecord, st: PodState, tally: Tally): void {
-    for (const rec of this.recorded(record, st, tally)) {
+    let list = st.recorded;
+    if (!hasRole(st, "hypervisor") && !list.some((r) => r.role === "hypervisor")) {
+      const fromFile = this.vmPidFile(record, tally);
+      if (fromFile !== null)
+        list = [...list, { pid: fromFile, role: "hypervisor", needles: sandboxNeedles(record) }];
+    }
+    for (const rec of list) {
       if (st.procs.has(rec.pid)) continue;
       this.adopt(
         record.id,
@@ -301,27 +317,6 @@ export class PodProcesses {
         tally,
       );
     }
-  }
-
-  /** The PIDs the runtime recorded for the pod. */
-  private recorded(r: PodRecord, st: PodState, tally: Tally): Recorded[] {
-    const out: Recorded[] = [];
-    const sandbox = [r.id, r.hypervisor?.uuid ?? ""].filter((n) => n !== "");
-    for (const c of r.containers) {
-      const pid = c.process?.pid ?? 0;
-      if (pid > 1) out.push({ pid, role: "shim", needles: [c.id] });
-    }
-    const proxy = r.agent !== null && r.agent.proxyPid > 1 ? r.agent.proxyPid : r.stateFile?.legacyProxyPid;
-    if (proxy != null && proxy > 1) out.push({ pid: proxy, role: "proxy", needles: [r.id] });
-    const hv = r.hypervisor?.pid ?? null;
-    if (hv !== null) out.push({ pid: hv, role: "hypervisor", needles: sandbox });
-    else if (!hasRole(st, "hypervisor")) {
-      const fromFile = this.vmPidFile(r, tally);
-      if (fromFile !== null) out.push({ pid: fromFile, role: "hypervisor", needles: sandbox });
-    }
-    const vfs = r.hypervisor?.virtiofsdPid ?? null;
-    if (vfs !== null) out.push({ pid: vfs, role: "virtiofsd", needles: [r.id] });
-    return out;
   }
 
   /** QEMU's `-pidfile` in the pod's VM directory (Kata 1.7+); null when there is none. */
@@ -409,21 +404,48 @@ export class PodProcesses {
     for (const r of snapshot.pods) {
       const st = this.pods.get(r.id);
       if (st === undefined || st.procs.size === 0) continue;
+      const sums = new Map<ProcessRole, { n: number; ticks: number; pages: number }>();
+      for (const t of st.procs.values()) {
+        const s = sums.get(t.role) ?? { n: 0, ticks: st.carried.get(t.role) ?? 0, pages: 0 };
+        s.n++;
+        s.ticks += t.cpuTicks;
+        s.pages += t.residentPages;
+        sums.set(t.role, s);
+      }
       const roles = new Map<ProcessRole, RoleUsage>();
       for (const role of PROCESS_ROLES) {
-        const live = [...st.procs.values()].filter((t) => t.role === role);
-        if (live.length === 0) continue;
-        const ticks = live.reduce((n, t) => n + t.cpuTicks, st.carried.get(role) ?? 0);
+        const s = sums.get(role);
+        if (s === undefined) continue;
         roles.set(role, {
-          processes: live.length,
-          cpuSeconds: ticks / this.clockTicks,
-          residentBytes: live.reduce((n, t) => n + t.residentPages, 0) * this.opts.pageSize,
+          processes: s.n,
+          cpuSeconds: s.ticks / this.clockTicks,
+          residentBytes: s.pages * this.opts.pageSize,
         });
       }
       out.set(r.id, roles);
     }
     return out;
   }
+}
+
+function sandboxNeedles(r: PodRecord): string[] {
+  return [r.id, r.hypervisor?.uuid ?? ""].filter((n) => n !== "");
+}
+
+/** The PIDs the runtime recorded for the pod in its files (QEMU's pid file aside). */
+function recordedPids(r: PodRecord): Recorded[] {
+  const out: Recorded[] = [];
+  for (const c of r.containers) {
+    const pid = c.process?.pid ?? 0;
+    if (pid > 1) out.push({ pid, role: "shim", needles: [c.id] });
+  }
+  const proxy = r.agent !== null && r.agent.proxyPid > 1 ? r.agent.proxyPid : r.stateFile?.legacyProxyPid;
+  if (proxy != null && proxy > 1) out.push({ pid: proxy, role: "proxy", needles: [r.id] });
+  const hv = r.hypervisor?.pid ?? null;
+  if (hv !== null) out.push({ pid: hv, role: "hypervisor", needles: sandboxNeedles(r) });
+  const vfs = r.hypervisor?.virtiofsdPid ?? null;
+  if (vfs !== null) out.push({ pid: vfs, role: "virtiofsd", needles: [r.id] });
+  return out;
 }
 
 function cpuOf(s: ProcStat): number {
