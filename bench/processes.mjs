@@ -127,7 +127,7 @@ export const processesSection = {
       const snapshot = fixture(proc, await new Scanner({ hostRoot: root }).scan());
       const tracker = new PodProcesses({ procRoot: proc, hostRoot: root, pageSize: 4096 });
       let t = performance.now();
-      const first = tracker.sample(snapshot);
+      const first = await tracker.sample(snapshot);
       const firstMs = performance.now() - t;
       const found = [...first.pods.values()].reduce(
         (n, roles) => n + [...roles.values()].reduce((m, u) => m + u.processes, 0),
@@ -139,7 +139,7 @@ export const processesSection = {
       let last = first;
       for (let i = 0; i < 10; i++) {
         t = performance.now();
-        last = tracker.sample(snapshot);
+        last = await tracker.sample(snapshot);
         steady.push(performance.now() - t);
         if (last.cmdlinesRead !== 0 || last.searchedPods !== 0) throw new Error("a steady sample searched");
       }

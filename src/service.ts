@@ -86,6 +86,7 @@ export class ExporterService {
   private podProcesses: PodProcesses | null = null;
   private processMetrics: ProcessSamplingMetrics | null = null;
   private processState: ProcessesSummary = { state: "off" };
+  private sampling: Promise<void> | null = null;
   private readonly loggedProcessErrors = new Set<ProcessErrorReason>();
 
   constructor(private readonly opts: ServiceOptions) {
@@ -200,7 +201,7 @@ export class ExporterService {
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
     if (this.matchTimer !== null) clearTimeout(this.matchTimer);
-    await Promise.all([this.watcher?.stop(), this.kube?.stop(), this.gcRunning]);
+    await Promise.all([this.watcher?.stop(), this.kube?.stop(), this.gcRunning, this.sampling]);
   }
 
   /**
@@ -253,19 +254,27 @@ export class ExporterService {
       hostRoot: this.opts.hostRoot,
       pageSize: p.pageSize ?? detectPageSize(),
     });
-    this.sampleProcesses();
-    this.every(p.intervalMs, () => {
-      this.sampleProcesses();
-      return Promise.resolve();
-    });
+    void this.sampleProcesses();
+    this.every(p.intervalMs, () => this.sampleProcesses());
   }
 
-  /** One process sample of the current snapshot's pods, rendered into the cache. */
-  sampleProcesses(): void {
+  /**
+   * One process sample of the current snapshot's pods, rendered into the cache. Samples never
+   * overlap: a call during one waits for it.
+   */
+  async sampleProcesses(): Promise<void> {
+    this.sampling ??= this.sampleOnce().finally(() => {
+      this.sampling = null;
+    });
+    return this.sampling;
+  }
+
+  private async sampleOnce(): Promise<void> {
     const tracker = this.podProcesses;
     const snapshot = this.current;
     if (tracker === null || snapshot === null || this.stopped) return;
-    const sample = tracker.sample(snapshot);
+    const sample = await tracker.sample(snapshot);
+    if (this.stopped) return;
     this.processMetrics?.record(sample);
     for (const [reason, detail] of sample.errorDetails) {
       const first = !this.loggedProcessErrors.has(reason);

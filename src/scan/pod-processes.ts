@@ -24,6 +24,7 @@
  * pod exists; it is forgotten with the pod. A role with no live process has no series.
  */
 import { join } from "node:path";
+import { setImmediate as yieldLoop } from "node:timers/promises";
 import { treeSet } from "../format/layout.js";
 import {
   hasExited,
@@ -142,6 +143,7 @@ export class PodProcesses {
   private readonly cmdlines = new Map<number, CachedCmdline>();
   private samples = 0;
   private searches = 0;
+  private lastYield = 0;
   private readonly clockTicks: number;
   private readonly maxBackoff: number;
   private readonly cmdlineMaxAge: number;
@@ -159,8 +161,14 @@ export class PodProcesses {
     return this.owner.size;
   }
 
-  sample(snapshot: Snapshot): ProcessSample {
+  /**
+   * One sample of the snapshot's pods. It yields to the event loop every 10 ms (a first sample
+   * of 1,000 pods reads thousands of files), so one caller at a time: the service never starts
+   * a sample before the last one ended.
+   */
+  async sample(snapshot: Snapshot): Promise<ProcessSample> {
     const started = this.now();
+    this.lastYield = started;
     this.samples++;
     const tally = new Tally();
     const current = new Set(snapshot.pods.map((p) => p.id));
@@ -169,12 +177,13 @@ export class PodProcesses {
       const st = this.state(record);
       this.refresh(record.id, st, tally);
       this.addRecorded(record, st, tally);
+      await this.maybeYield();
     }
     const due = snapshot.pods.flatMap((r) => {
       const st = this.pods.get(r.id);
       return st !== undefined && this.needsSearch(r, st) && this.samples >= st.nextSearch ? [r] : [];
     });
-    if (due.length > 0) this.search(due, tally);
+    if (due.length > 0) await this.search(due, tally);
     return {
       pods: this.usage(snapshot),
       durationSeconds: (this.now() - started) / 1000,
@@ -183,6 +192,12 @@ export class PodProcesses {
       searchedPods: due.length,
       cmdlinesRead: tally.cmdlines,
     };
+  }
+
+  private async maybeYield(): Promise<void> {
+    if (this.now() - this.lastYield < YIELD_MS) return;
+    await yieldLoop();
+    this.lastYield = this.now();
   }
 
   private state(record: PodRecord): PodState {
@@ -341,7 +356,7 @@ export class PodProcesses {
   }
 
   /** One pass over the host's role programs for every pod due; see the file comment. */
-  private search(due: readonly PodRecord[], tally: Tally): void {
+  private async search(due: readonly PodRecord[], tally: Tally): Promise<void> {
     this.searches++;
     const pids = listPids({ root: this.opts.procRoot });
     if ("error" in pids) {
@@ -355,6 +370,7 @@ export class PodProcesses {
     for (const pid of this.cmdlines.keys()) if (!listed.has(pid)) this.cmdlines.delete(pid);
     pids.sort((a, b) => a - b);
     for (const pid of pids) {
+      await this.maybeYield();
       if (this.owner.has(pid)) continue;
       const c = this.cachedCmdline(pid, tally);
       if (c === null || c.role === null) continue;
@@ -447,6 +463,9 @@ function recordedPids(r: PodRecord): Recorded[] {
   if (vfs !== null) out.push({ pid: vfs, role: "virtiofsd", needles: [r.id] });
   return out;
 }
+
+/** A sample gives the event loop a turn after this long. */
+const YIELD_MS = 10;
 
 function cpuOf(s: ProcStat): number {
   return s.utimeTicks + s.stimeTicks;

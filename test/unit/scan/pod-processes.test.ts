@@ -215,7 +215,7 @@ describe("PodProcesses on a fixture /proc, every generation", () => {
       const root = fakeProc(procs);
       const t = tracker(root, hostOf(name));
       const snapshot = await scan(hostOf(name));
-      const sample = t.sample(snapshot);
+      const sample = await t.sample(snapshot);
       expect(roles(sample)).toEqual(
         EXPECTED[name.startsWith("kata-2") || name.startsWith("kata-3") ? "persist" : "classic"],
       );
@@ -224,7 +224,7 @@ describe("PodProcesses on a fixture /proc, every generation", () => {
       // second pod has no process at all: searched too).
       expect(sample.searchedPods).toBe((procs.has(SEARCHED) ? 1 : 0) + (name === "example" ? 1 : 0));
       // Everything is known now: the next sample reads no command line and searches nothing.
-      const again = t.sample(snapshot);
+      const again = await t.sample(snapshot);
       expect(again.cmdlinesRead).toBe(0);
       expect(again.searchedPods).toBe(name === "example" ? 1 : 0);
       expect(roles(again)).toEqual(roles(sample));
@@ -239,7 +239,7 @@ describe("PodProcesses on a fixture /proc, every generation", () => {
       const procs = generation("kata-2.x");
       procs.set(QEMU, { args, utime: 50, stime: 50, start: 7, residentPages: 1000 });
       const root = fakeProc(procs);
-      const sample = tracker(root, hostOf("kata-2.x")).sample(await scan(hostOf("kata-2.x")));
+      const sample = await tracker(root, hostOf("kata-2.x")).sample(await scan(hostOf("kata-2.x")));
       expect(roles(sample).hypervisor).toEqual([1, 1, 1000 * PAGE]);
     }
   });
@@ -252,10 +252,10 @@ describe("PodProcesses: a PID is one process, identified by its start time", () 
     const root = fakeProc(procs);
     const t = tracker(root, host);
     const snapshot = await scan(host);
-    expect(roles(t.sample(snapshot)).shim).toEqual([3, 1.2, 300 * PAGE]);
+    expect(roles(await t.sample(snapshot)).shim).toEqual([3, 1.2, 300 * PAGE]);
     // Shim 20811 burns more, then exits; its PID goes to a shim of another pod's container.
     writeProcess(root, 20811, { ...procs.get(20811), utime: 90, stime: 10 } as FakeProcess);
-    expect(roles(t.sample(snapshot)).shim).toEqual([3, 1.8, 300 * PAGE]);
+    expect(roles(await t.sample(snapshot)).shim).toEqual([3, 1.8, 300 * PAGE]);
     writeProcess(root, 20811, {
       args: ["/usr/libexec/kata-containers/kata-shim", "-container", OTHER],
       utime: 1,
@@ -263,14 +263,18 @@ describe("PodProcesses: a PID is one process, identified by its start time", () 
       start: 999_999,
       residentPages: 7,
     });
-    const after = roles(t.sample(snapshot));
+    const after = roles(await t.sample(snapshot));
     // 2 live shims (0.4 + 0.4 s) + the exited one's last 1.0 s.
     expect(after.shim).toEqual([2, 1.8, 200 * PAGE]);
     expect(after.shim?.[1]).toBeGreaterThan(0.8);
     // The same PID with the old command line but a new start time is a new process: its CPU
     // starts from its own, added to what the role carried.
     writeProcess(root, 20811, { ...procs.get(20811), utime: 3, stime: 2, start: 1_000_000 } as FakeProcess);
-    expect(roles(t.sample({ ...snapshot, pods: [...snapshot.pods] })).shim).toEqual([3, 1.85, 300 * PAGE]);
+    expect(roles(await t.sample({ ...snapshot, pods: [...snapshot.pods] })).shim).toEqual([
+      3,
+      1.85,
+      300 * PAGE,
+    ]);
   });
 
   it("a recorded PID whose command line names something else is never taken", async () => {
@@ -281,7 +285,7 @@ describe("PodProcesses: a PID is one process, identified by its start time", () 
       start: 3,
     });
     procs.set(VIRTIOFSD, { args: ["/usr/bin/sleep", "1000"], start: 4 });
-    const sample = tracker(fakeProc(procs), host).sample(await scan(host));
+    const sample = await tracker(fakeProc(procs), host).sample(await scan(host));
     expect(Object.keys(roles(sample))).toEqual(["shim"]);
   });
 
@@ -291,13 +295,13 @@ describe("PodProcesses: a PID is one process, identified by its start time", () 
     const root = fakeProc(procs);
     const t = tracker(root, host);
     const snapshot = await scan(host);
-    t.sample(snapshot);
+    await t.sample(snapshot);
     rmSync(join(root, String(PROXY)), { recursive: true });
     writeProcess(root, 20543, { ...procs.get(20543), state: "Z", residentPages: 0 } as FakeProcess);
-    const s = roles(t.sample(snapshot));
+    const s = roles(await t.sample(snapshot));
     expect(s.proxy).toBeUndefined();
     expect(s.shim).toEqual([2, 1.2, 200 * PAGE]);
-    expect(t.sample({ ...snapshot, pods: [] }).pods.size).toBe(0);
+    expect((await t.sample({ ...snapshot, pods: [] })).pods.size).toBe(0);
     expect(t.tracked).toBe(0);
   });
 });
@@ -309,9 +313,9 @@ describe("PodProcesses: processes vanishing or unreadable mid-read", () => {
     const root = fakeProc(procs);
     const t = tracker(root, host);
     const snapshot = await scan(host);
-    t.sample(snapshot);
+    await t.sample(snapshot);
     rmSync(join(root, String(QEMU), "statm"));
-    const s = t.sample(snapshot);
+    const s = await t.sample(snapshot);
     expect(roles(s).hypervisor).toBeUndefined();
     expect(s.errors.size).toBe(0);
   });
@@ -321,7 +325,7 @@ describe("PodProcesses: processes vanishing or unreadable mid-read", () => {
     const procs = generation("kata-1.10");
     const root = fakeProc(procs);
     rmSync(join(root, String(PROXY), "cmdline"));
-    const s = tracker(root, host).sample(await scan(host));
+    const s = await tracker(root, host).sample(await scan(host));
     expect(roles(s).proxy).toBeUndefined();
     expect(s.errors.size).toBe(0);
   });
@@ -332,11 +336,11 @@ describe("PodProcesses: processes vanishing or unreadable mid-read", () => {
     const root = fakeProc(procs);
     const t = tracker(root, host);
     const snapshot = await scan(host);
-    const first = roles(t.sample(snapshot));
+    const first = roles(await t.sample(snapshot));
     rmSync(join(root, String(QEMU), "statm"));
     mkdirSync(join(root, String(QEMU), "statm"));
     writeFileSync(join(root, String(PROXY), "stat"), "garbage\n");
-    const s = t.sample(snapshot);
+    const s = await t.sample(snapshot);
     expect(Object.fromEntries(s.errors)).toEqual({ unreadable: 1, malformed: 1 });
     expect(roles(s)).toEqual(first);
   });
@@ -348,7 +352,7 @@ describe("PodProcesses: processes vanishing or unreadable mid-read", () => {
     const pidFile = join(host, "run/vc/vm", POD, "pid");
     chmodSync(pidFile, 0o644);
     writeFileSync(pidFile, "not a pid\n");
-    const s = tracker(fakeProc(generation("kata-1.10")), host).sample(await scan(host));
+    const s = await tracker(fakeProc(generation("kata-1.10")), host).sample(await scan(host));
     expect(Object.fromEntries(s.errors)).toEqual({ pid_file: 1 });
     expect(roles(s).hypervisor?.[0]).toBe(1);
   });
@@ -357,7 +361,7 @@ describe("PodProcesses: processes vanishing or unreadable mid-read", () => {
     const host = hostOf("kata-1.0");
     const root = fakeProc(generation("kata-1.0"));
     const t = tracker(join(root, "missing"), host);
-    const s = t.sample(await scan(host));
+    const s = await t.sample(await scan(host));
     expect(Object.fromEntries(s.errors)).toEqual({ proc_list: 1 });
     expect(s.pods.size).toBe(0);
   });
@@ -377,7 +381,7 @@ describe("PodProcesses: the search is bounded and cached", () => {
     const searched: number[] = [];
     let reads = 0;
     for (let i = 1; i <= 40; i++) {
-      const s = t.sample(snapshot);
+      const s = await t.sample(snapshot);
       if (s.searchedPods > 0) searched.push(i);
       reads += s.cmdlinesRead;
     }
@@ -391,11 +395,11 @@ describe("PodProcesses: the search is bounded and cached", () => {
     const root = fakeProc(new Map());
     const t = tracker(root, host);
     const snapshot = await scan(host);
-    for (let i = 0; i < 5; i++) t.sample(snapshot);
+    for (let i = 0; i < 5; i++) await t.sample(snapshot);
     writeProcess(root, SEARCHED, { args: qemu(`sandbox-${POD}`), utime: 100, start: 77, residentPages: 10 });
-    expect(t.sample(snapshot).pods.size).toBe(0); // backing off
+    expect((await t.sample(snapshot)).pods.size).toBe(0); // backing off
     const changed = { ...snapshot, pods: snapshot.pods.map((p) => ({ ...p })) };
-    expect(roles(t.sample(changed)).hypervisor).toEqual([1, 1, 10 * PAGE]);
+    expect(roles(await t.sample(changed)).hypervisor).toEqual([1, 1, 10 * PAGE]);
   });
 
   it("finds each of many pods' processes in one pass (the window index agrees with includes)", async () => {
@@ -416,7 +420,7 @@ describe("PodProcesses: the search is bounded and cached", () => {
       pods: ids.map((id) => ({ ...template, id, hypervisor: null, containers: [] })),
     };
 
-    const s = tracker(root, hostOf("kata-1.0")).sample(snapshot);
+    const s = await tracker(root, hostOf("kata-1.0")).sample(snapshot);
     expect(s.pods.size).toBe(200);
     ids.forEach((id, i) => {
       expect(roles(s, id)).toEqual({ hypervisor: [1, i / 100, PAGE], shim: [1, 0, 0] });
