@@ -12,7 +12,8 @@
  *    (containerd-shim-kata-v2), a search of the command lines of the host's role programs
  *    (QEMU, Cloud Hypervisor, Firecracker, the shims and proxies, virtiofsd) for the VM UUID,
  *    `pod-<id>`/`sandbox-<id>` or the sandbox ID. Command lines are cached by PID (a new PID
- *    is read once; a cached one again after `cmdlineMaxAge` searches) and a pod searched in
+ *    is read once; a cached one again after `cmdlineMaxAgeMs`, so a PID reused in between is
+ *    seen at most that late) and a pod searched in
  *    vain waits 1, 2, 4 ... up to `maxSearchBackoff` samples before the next search (at once
  *    when its files change): never a full /proc walk per sample.
  * A process is remembered with its start time (/proc/<pid>/stat field 22), read before and
@@ -84,8 +85,8 @@ export interface PodProcessesOptions {
   readonly clockTicks?: number;
   /** The longest wait, in samples, between two searches for a pod not fully found; default 16. */
   readonly maxSearchBackoff?: number;
-  /** A cached command line is read again after this many searches; default 8. */
-  readonly cmdlineMaxAge?: number;
+  /** A cached command line is read again after this long; default 60 s. */
+  readonly cmdlineMaxAgeMs?: number;
   readonly now?: () => number;
 }
 
@@ -142,17 +143,16 @@ export class PodProcesses {
   private readonly owner = new Map<number, string>();
   private readonly cmdlines = new Map<number, CachedCmdline>();
   private samples = 0;
-  private searches = 0;
   private lastYield = 0;
   private readonly clockTicks: number;
   private readonly maxBackoff: number;
-  private readonly cmdlineMaxAge: number;
+  private readonly cmdlineMaxAgeMs: number;
   private readonly now: () => number;
 
   constructor(private readonly opts: PodProcessesOptions) {
     this.clockTicks = opts.clockTicks ?? 100;
     this.maxBackoff = Math.max(1, opts.maxSearchBackoff ?? 16);
-    this.cmdlineMaxAge = Math.max(1, opts.cmdlineMaxAge ?? 8);
+    this.cmdlineMaxAgeMs = Math.max(0, opts.cmdlineMaxAgeMs ?? 60_000);
     this.now = opts.now ?? (() => performance.now());
   }
 
@@ -357,7 +357,6 @@ export class PodProcesses {
 
   /** One pass over the host's role programs for every pod due; see the file comment. */
   private async search(due: readonly PodRecord[], tally: Tally): Promise<void> {
-    this.searches++;
     const pids = listPids({ root: this.opts.procRoot });
     if ("error" in pids) {
       tally.error("proc_list", pids.error);
@@ -392,14 +391,14 @@ export class PodProcesses {
 
   private cachedCmdline(pid: number, tally: Tally): CachedCmdline | null {
     const c = this.cmdlines.get(pid);
-    if (c !== undefined && this.searches - c.readAt < this.cmdlineMaxAge) return c;
+    if (c !== undefined && this.now() - c.readAt < this.cmdlineMaxAgeMs) return c;
     const args = this.readCmdline(pid, tally);
     if (args === null) {
       this.cmdlines.delete(pid);
       return null;
     }
     const role = roleOfCommand(args);
-    const entry = { role, args: role === null ? [] : args, readAt: this.searches };
+    const entry = { role, args: role === null ? [] : args, readAt: this.now() };
     this.cmdlines.set(pid, entry);
     return entry;
   }

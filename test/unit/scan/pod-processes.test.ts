@@ -386,8 +386,23 @@ describe("PodProcesses: the search is bounded and cached", () => {
       reads += s.cmdlinesRead;
     }
     expect(searched).toEqual([1, 2, 4, 8, 16, 32]);
-    // 53 processes read at the first search, again only after 8 searches.
+    // 53 processes read at the first search, then served from the cache.
     expect(reads).toBe(53);
+  });
+
+  it("a cached command line is read again after a minute: a PID reused by a hypervisor is found then", async () => {
+    const host = hostOf("kata-1.0");
+    const root = fakeProc(new Map([[SEARCHED, { args: ["/usr/bin/bash"], start: 1 }]]));
+    let clock = 0;
+    const t = tracker(root, host, { now: () => clock, maxSearchBackoff: 1 });
+    const snapshot = await scan(host);
+    expect((await t.sample(snapshot)).cmdlinesRead).toBeGreaterThan(0);
+    // The bash exits and its PID goes to the pod's QEMU between two searches.
+    writeProcess(root, SEARCHED, { args: qemu(`sandbox-${POD}`), start: 2, residentPages: 3 });
+    clock = 59_000;
+    expect((await t.sample(snapshot)).pods.size).toBe(0);
+    clock = 61_000;
+    expect(roles(await t.sample(snapshot)).hypervisor).toEqual([1, 0, 3 * PAGE]);
   });
 
   it("a pod whose files change is searched at once; a process started later is found then", async () => {
