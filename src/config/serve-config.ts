@@ -49,6 +49,8 @@ export interface ServeConfig {
   readonly maxFileBytes: number;
   readonly collectors: readonly string[];
   readonly layouts: readonly LayoutName[];
+  /** The processes collector samples the pods' host processes this often. */
+  readonly processIntervalMs: number;
 }
 
 export interface GcConfig {
@@ -155,7 +157,18 @@ export const SERVE_FLAGS: readonly FlagSpec[] = [
     def: "auto",
     help: "auto, required or off: GC checks the pod's processes in the host's /proc (hostPID)",
   },
-  { flag: "proc-root", env: "VCE_PROC_ROOT", def: "/proc", help: "the proc filesystem GC reads" },
+  {
+    flag: "proc-root",
+    env: "VCE_PROC_ROOT",
+    def: "/proc",
+    help: "the proc filesystem GC and the processes collector read",
+  },
+  {
+    flag: "process-interval",
+    env: "VCE_PROCESS_INTERVAL",
+    def: "15s",
+    help: "the processes collector samples the pods' host processes this often",
+  },
   ...SELF_POD_FLAGS,
   { flag: "log-level", env: "VCE_LOG_LEVEL", def: "info", help: "debug, info, warn or error" },
   { flag: "max-file-size", env: "VCE_MAX_FILE_SIZE", def: "16Mi", help: "refuse larger state files unread" },
@@ -218,6 +231,8 @@ export function loadServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv)
   const pollIntervalMs = parseDuration("--poll-interval", val("poll-interval"));
   if (resyncIntervalMs < 1000) throw new ConfigError("--resync-interval: must be at least 1s");
   if (pollIntervalMs < 100) throw new ConfigError("--poll-interval: must be at least 100ms");
+  const processIntervalMs = parseDuration("--process-interval", val("process-interval"));
+  if (processIntervalMs < 1000) throw new ConfigError("--process-interval: must be at least 1s");
   const nodeName = parseNodeName("--node-name", get("node-name", "NODE_NAME", ""), hostname());
   const kubernetes = parseEnum("--kubernetes", val("kubernetes"), ["auto", "off"] as const);
   const kubeconfigFlag = get("kubeconfig", "VCE_KUBECONFIG", "");
@@ -245,6 +260,7 @@ export function loadServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv)
     ),
     collectors: Object.freeze(collectors),
     layouts: Object.freeze(parseSubset("--layouts", val("layouts"), LAYOUT_NAMES)),
+    processIntervalMs,
   });
 }
 

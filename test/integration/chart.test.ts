@@ -62,6 +62,8 @@ function argsFor(gc: { mode: string; processChecks: string }, layouts = ALL_LAYO
     "0.5",
     "--gc-process-checks",
     gc.processChecks,
+    "--process-interval",
+    "15s",
   ];
 }
 const DEFAULT_ARGS = argsFor({ mode: "dry-run", processChecks: "auto" });
@@ -523,6 +525,20 @@ describe("gc values", () => {
       expect(container.securityContext?.capabilities?.add).toEqual(["DAC_READ_SEARCH"]);
     },
   );
+
+  it("processMetrics.enabled: hostPID and nothing else (read-only trees, DAC_READ_SEARCH only); interval is --process-interval", async () => {
+    const { pod, container } = await renderDaemonSet({ processMetrics: { enabled: true, interval: "30s" } });
+    expect(pod.hostPID).toBe(true);
+    expect(container.args).toEqual([
+      ...argsFor({ mode: "dry-run", processChecks: "auto" }).slice(0, -1),
+      "30s",
+    ]);
+    expect(mountsReadOnly(container)).toEqual([true, true, true, true]);
+    expect(container.securityContext?.capabilities).toEqual({ drop: ["ALL"], add: ["DAC_READ_SEARCH"] });
+    expect(container.securityContext?.privileged).toBe(false);
+    const off = await renderDaemonSet({ processMetrics: { enabled: false } });
+    expect(off.pod.hostPID).toBeUndefined();
+  });
 
   it("passes interval, grace, maximum deletions and orphan fraction as the exporter parses them", async () => {
     const { container } = await renderDaemonSet({

@@ -99,10 +99,11 @@ recorded as not checked).
 {{- end }}
 
 {{/*
-"true" when the pod runs in the host's PID namespace: GC on with process checks.
+"true" when the pod runs in the host's PID namespace: GC on with process checks, or process
+metrics enabled.
 */}}
 {{- define "virtcontainers-exporter.hostPID" -}}
-{{- and (eq .Values.gc.mode "on") .Values.gc.processChecks | toString }}
+{{- or (and (eq .Values.gc.mode "on") .Values.gc.processChecks) .Values.processMetrics.enabled | toString }}
 {{- end }}
 
 {{/*
