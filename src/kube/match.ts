@@ -1,7 +1,10 @@
 /**
  * The matcher (pure): which Kubernetes pod of this node, if any, owns each virtcontainers pod.
  *
- *   matched    a pod of this node owns it (by pod UID, else container IDs, else namespace/name)
+ *   matched    a pod of this node owns it: ANY evidence ties them (the directory's pod UID is the
+ *              pod's UID or, for the mirror pod of a static pod, its kubernetes.io/config.mirror
+ *              annotation; or one of its container IDs is in the pod's statuses, current or
+ *              previous); namespace/name only for a directory without a UID
  *   orphan     it belongs to Kubernetes (or is a run-only leftover) and no pod of this node owns it
  *   unmanaged  its files are readable and carry no Kubernetes identity (plain Docker, podman)
  *   unknown    not decidable: the pod view is not synced and fresh, the identity is unreadable,
@@ -18,6 +21,7 @@ export const MATCH_STATUSES: readonly MatchStatus[] = ["matched", "orphan", "unm
 /** Why: a bounded code, logged and used in GC evidence. */
 export type MatchReason =
   | "uid"
+  | "mirror_uid"
   | "container_id"
   | "name"
   | "uid_not_found"
@@ -42,18 +46,23 @@ export interface PodMatch {
 }
 
 export interface PodIndex {
-  readonly byUid: ReadonlyMap<string, KubePod>;
+  /** By `metadata.uid`, and by the static pod UID a mirror pod carries. */
+  readonly byUid: ReadonlyMap<string, { readonly pod: KubePod; readonly reason: "uid" | "mirror_uid" }>;
   readonly byContainerId: ReadonlyMap<string, KubePod>;
   readonly byName: ReadonlyMap<string, KubePod>;
   readonly pods: readonly KubePod[];
 }
 
 export function indexPods(pods: readonly KubePod[]): PodIndex {
-  const byUid = new Map<string, KubePod>();
+  const byUid = new Map<string, { pod: KubePod; reason: "uid" | "mirror_uid" }>();
   const byContainerId = new Map<string, KubePod>();
   const byName = new Map<string, KubePod>();
   for (const p of pods) {
-    byUid.set(p.uid, p);
+    if (p.mirrorUid !== null && !byUid.has(p.mirrorUid))
+      byUid.set(p.mirrorUid, { pod: p, reason: "mirror_uid" });
+  }
+  for (const p of pods) {
+    byUid.set(p.uid, { pod: p, reason: "uid" });
     byName.set(`${p.namespace}/${p.name}`, p);
     for (const id of p.containerIds) byContainerId.set(id, p);
   }
@@ -133,15 +142,18 @@ function ownerOf(
   id: FileIdentity,
   index: PodIndex,
 ): { owner: KubePod; reason: MatchReason } | null {
+  // Any evidence is enough: the UID (the pod's own or, for a static pod, its mirror's
+  // annotation), else any container ID in any pod's statuses.
   if (id.uid !== null) {
-    const owner = index.byUid.get(id.uid);
-    return owner === undefined ? null : { owner, reason: "uid" };
+    const byUid = index.byUid.get(id.uid);
+    if (byUid !== undefined) return { owner: byUid.pod, reason: byUid.reason };
   }
   for (const cid of [r.id, ...r.containers.map((c) => c.id)]) {
     const owner = index.byContainerId.get(cid);
     if (owner !== undefined) return { owner, reason: "container_id" };
   }
-  if (id.namespace !== null && id.name !== null) {
+  // A name is evidence only without a UID: a pod re-created with the same name has a new UID.
+  if (id.uid === null && id.namespace !== null && id.name !== null) {
     const owner = index.byName.get(`${id.namespace}/${id.name}`);
     if (owner !== undefined) return { owner, reason: "name" };
   }

@@ -68,6 +68,63 @@ describe("matchPods", () => {
     });
   });
 
+  it("a static pod's sandbox (the kubelet's UID) is owned by its mirror pod (kubernetes.io/config.mirror)", () => {
+    const hash = "6a7c3f0b1e2d4c5b8a9f0e1d2c3b4a59";
+    const staticPod = identity({ namespace: "kube-system", podName: "etcd-node-a", podUid: hash });
+    const mirror = toKubePod({
+      metadata: {
+        uid: "0b8a5e2c-mirror",
+        namespace: "kube-system",
+        name: "etcd-node-a",
+        annotations: { "kubernetes.io/config.mirror": hash, "kubernetes.io/config.source": "file" },
+      },
+      spec: { nodeName: "node-a", containers: [{ name: "etcd" }] },
+      status: { phase: "Running" },
+    });
+    expect(mirror?.mirrorUid).toBe(hash);
+    const m = one(record({ id: hexId(1), identity: staticPod }), mirror === null ? [] : [mirror]);
+    expect(m).toMatchObject({ status: "matched", reason: "mirror_uid", uid: "0b8a5e2c-mirror" });
+    // without the mirror pod in the API, it is an orphan (the grace period covers a late mirror)
+    expect(one(record({ id: hexId(1), identity: staticPod }), []).status).toBe("orphan");
+  });
+
+  it("a directory whose UID no pod has is still owned when one of its container IDs is in a pod's statuses", () => {
+    const cid = hexId(42);
+    const rec = record({
+      id: hexId(1),
+      identity: crio,
+      containers: [container(hexId(1), crio), container(cid, identity({ kind: "container", podUid: UID }))],
+    });
+    const current = kubePod({ uid: "other-uid", containerIds: [cid] });
+    expect(one(rec, [current])).toMatchObject({
+      status: "matched",
+      reason: "container_id",
+      uid: "other-uid",
+    });
+    // lastState.terminated.containerID counts as well (a container restarted in the same sandbox)
+    const restarted = toKubePod({
+      metadata: { uid: "other-uid", namespace: "ml", name: "web-1" },
+      spec: { nodeName: "node-a", containers: [{ name: "c" }] },
+      status: {
+        phase: "Running",
+        containerStatuses: [
+          {
+            containerID: `cri-o://${hexId(77)}`,
+            lastState: { terminated: { containerID: `cri-o://${cid}` } },
+          },
+        ],
+      },
+    });
+    expect(restarted?.containerIds).toEqual([hexId(77), cid]);
+    expect(restarted?.containersWithoutId).toBe(0);
+    expect(one(rec, restarted === null ? [] : [restarted])).toMatchObject({
+      status: "matched",
+      reason: "container_id",
+    });
+    // a name alone never owns a directory that has a UID
+    expect(one(rec, [kubePod({ uid: "new", namespace: "ml", name: "web-1" })]).status).toBe("orphan");
+  });
+
   it("the pod ID itself matches a dockershim container ID", () => {
     const ident = identity({ flavor: "dockershim" });
     const m = one(record({ id: hexId(7), identity: ident }), [
