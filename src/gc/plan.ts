@@ -21,6 +21,7 @@ export const SKIP_REASONS = [
   // rule 3
   "owned_by_api",
   "api_unconfirmed",
+  "list_incomplete",
   // rule 4
   "circuit_open",
   "run_limit",

@@ -9,6 +9,7 @@ import { lstatSync, realpathSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { treeSet, type TreeSet } from "../format/layout.js";
 import { describeError, type KubeApi, type NodeRef } from "../kube/api.js";
+import { IncompleteListError, listAllNodePods } from "../kube/list.js";
 import { matchPods, type PodMatch } from "../kube/match.js";
 import { toKubePod, type KubePod } from "../kube/pods.js";
 import type { Logger } from "../log.js";
@@ -57,6 +58,8 @@ export interface GcRunnerOptions {
   /** Replaceable for tests only. */
   readonly lock?: (path: string, opts?: LockOptions) => Promise<LockOutcome>;
   readonly remove?: typeof removePodDirectory;
+  /** Items per page of the direct read (default LIST_PAGE_SIZE). */
+  readonly pageSize?: number;
 }
 
 export interface RunInput {
@@ -67,6 +70,15 @@ export interface RunInput {
 }
 
 export type Outcome = "deleted" | "would_delete" | "skipped";
+
+/** Rule 3's direct read: this node's pods and the matches they give, or why there is no evidence. */
+type DirectRead =
+  | { readonly kind: "failed"; readonly reason: SkipReason; readonly detail: string }
+  | {
+      readonly kind: "read";
+      readonly pods: readonly KubePod[];
+      readonly matches: ReadonlyMap<string, PodMatch>;
+    };
 
 export interface Decision {
   readonly podId: string;
@@ -178,27 +190,17 @@ export class GcRunner {
     const node = input.node;
     if (node === null) return;
     // Rule 3: one read straight from the API server (not the watch cache) right before acting.
-    let direct: Map<string, PodMatch> | null = null;
-    let directError = "";
-    try {
-      const list = await this.opts.api.listNodePods();
-      const pods = list.items
-        .map(toKubePod)
-        .filter((p): p is KubePod => p !== null && p.nodeName === this.opts.nodeName);
-      direct = new Map(matchPods({ snapshot: input.snapshot, pods }).map((m) => [m.podId, m]));
-    } catch (err: unknown) {
-      directError = describeError(err);
-    }
+    const direct = await this.directRead(input.snapshot);
     let deletions = 0;
     let host: HostView | null = null;
     for (const c of candidates) {
       const id = c.record.id;
       const evidence = this.evidence(c);
-      if (direct === null) {
-        skip(id, "api_unconfirmed", `direct API read failed: ${directError}`, evidence);
+      if (direct.kind === "failed") {
+        skip(id, direct.reason, direct.detail, evidence);
         continue;
       }
-      const now = direct.get(id);
+      const now = direct.matches.get(id);
       if (now?.status !== "orphan") {
         skip(
           id,
@@ -224,6 +226,32 @@ export class GcRunner {
       deletions++;
       await this.event(node, done);
     }
+  }
+
+  /**
+   * Rule 3's read: every page of this node's pods, straight from the API server, matched against
+   * the snapshot. A failed first page is `api_unconfirmed`; a list that did not complete (a later
+   * page failed, a 410 on its continue token) is `list_incomplete`: neither is evidence.
+   */
+  private async directRead(snapshot: Snapshot): Promise<DirectRead> {
+    let items: readonly unknown[];
+    try {
+      items = (await listAllNodePods(this.opts.api, this.opts.pageSize)).items;
+    } catch (err: unknown) {
+      if (err instanceof IncompleteListError) {
+        this.opts.log.warn({ err: err.message, pages: err.pages }, "gc: the direct list did not complete");
+        return { kind: "failed", reason: "list_incomplete", detail: `direct API read: ${err.message}` };
+      }
+      return {
+        kind: "failed",
+        reason: "api_unconfirmed",
+        detail: `direct API read failed: ${describeError(err)}`,
+      };
+    }
+    const pods = items
+      .map(toKubePod)
+      .filter((p): p is KubePod => p !== null && p.nodeName === this.opts.nodeName);
+    return { kind: "read", pods, matches: new Map(matchPods({ snapshot, pods }).map((m) => [m.podId, m])) };
   }
 
   /** Once per run: whether the host's PID namespace is visible, and its processes when checked. */
