@@ -5,7 +5,7 @@
 import { GcRunner, type ProcessChecks, type RunReport } from "./gc/runner.js";
 import type { KubernetesSummary } from "./http/app.js";
 import type { GcPolicy } from "./gc/plan.js";
-import type { KubeApi } from "./kube/api.js";
+import type { KubeApi, SelfPod } from "./kube/api.js";
 import { enrichSnapshot } from "./kube/enrich.js";
 import { Kubernetes, type KubernetesOptions } from "./kube/kubernetes.js";
 import { matchPods, type PodMatch } from "./kube/match.js";
@@ -49,6 +49,8 @@ export interface GcServiceOptions {
   readonly intervalMs: number;
   readonly processChecks: ProcessChecks;
   readonly procRoot: string;
+  /** The exporter's own pod (downward API): see GcRunnerOptions.self. */
+  readonly self?: SelfPod | null;
 }
 
 export class ExporterService {
@@ -109,6 +111,7 @@ export class ExporterService {
             nodeName: opts.nodeName,
             log: opts.log.child({ component: "gc" }),
             metrics: gcMetrics,
+            self: gcOpts.self ?? null,
             rescan: async (podId) => {
               const snapshot = await this.scanner.scanPods([podId]);
               this.apply(snapshot);
@@ -198,6 +201,7 @@ export class ExporterService {
         viewUsable: pods !== null,
         node: kube.confirmedNode,
       });
+      if (report.decisions.some((d) => d.reason === "node_gone")) kube.node.invalidate();
       if (report.decisions.some((d) => d.outcome === "deleted"))
         await this.run("full", () => this.scanner.scan());
       return report;

@@ -54,6 +54,7 @@ export async function runGc(argv: readonly string[], env: NodeJS.ProcessEnv): Pr
     nodeName: config.nodeName,
     log,
     metrics: new GcMetrics(new Registry(), config.gc.mode),
+    self: config.gc.self,
     rescan: async (podId) => (await scanner.scanPods([podId])).pods.find((p) => p.id === podId) ?? null,
   });
   const deadline = Date.now() + config.gc.graceMs + 3 * config.gc.intervalMs;

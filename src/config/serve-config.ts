@@ -12,6 +12,7 @@ import { DEFAULT_MAX_FILE_BYTES } from "../scan/scanner.js";
 import { LAYOUT_NAMES, type LayoutName } from "../format/layout.js";
 import type { GcMode } from "../gc/plan.js";
 import type { ProcessChecks } from "../gc/runner.js";
+import type { SelfPod } from "../kube/api.js";
 import type { KubeConfigSource } from "../kube/client.js";
 import {
   ConfigError,
@@ -23,6 +24,7 @@ import {
   parseListen,
   parseNodeName,
   parsePath,
+  parseSelfPod,
   parseSubset,
 } from "./values.js";
 
@@ -57,6 +59,8 @@ export interface GcConfig {
   readonly maxOrphanFraction: number;
   readonly processChecks: ProcessChecks;
   readonly procRoot: string;
+  /** The exporter's own pod (--pod-namespace/--pod-name/--pod-uid), or null when not given. */
+  readonly self: SelfPod | null;
 }
 
 interface FlagSpec {
@@ -65,6 +69,21 @@ interface FlagSpec {
   readonly def: string;
   readonly help: string;
 }
+
+/**
+ * The exporter's own pod, from the downward API (the chart sets the variables): GC deletes only
+ * when the direct list of this node's pods contains it. Shared with the gc command.
+ */
+export const SELF_POD_FLAGS: readonly FlagSpec[] = [
+  {
+    flag: "pod-namespace",
+    env: "POD_NAMESPACE",
+    def: "",
+    help: "the namespace of the exporter's own pod (with --pod-name and --pod-uid)",
+  },
+  { flag: "pod-name", env: "POD_NAME", def: "", help: "the name of the exporter's own pod" },
+  { flag: "pod-uid", env: "POD_UID", def: "", help: "the UID of the exporter's own pod" },
+];
 
 export const SERVE_FLAGS: readonly FlagSpec[] = [
   {
@@ -137,6 +156,7 @@ export const SERVE_FLAGS: readonly FlagSpec[] = [
     help: "auto, required or off: GC checks the pod's processes in the host's /proc (hostPID)",
   },
   { flag: "proc-root", env: "VCE_PROC_ROOT", def: "/proc", help: "the proc filesystem GC reads" },
+  ...SELF_POD_FLAGS,
   { flag: "log-level", env: "VCE_LOG_LEVEL", def: "info", help: "debug, info, warn or error" },
   { flag: "max-file-size", env: "VCE_MAX_FILE_SIZE", def: "16Mi", help: "refuse larger state files unread" },
   {
@@ -151,7 +171,9 @@ export const SERVE_USAGE = [
   "Usage: virtcontainers-exporter [serve] [flags]",
   "",
   "Serves Prometheus metrics for the virtcontainers pods, containers and devices of this node.",
-  ...SERVE_FLAGS.map((f) => `  --${f.flag.padEnd(18)} ${f.help} (env ${f.env}, default ${f.def})`),
+  ...SERVE_FLAGS.map(
+    (f) => `  --${f.flag.padEnd(18)} ${f.help} (env ${f.env}, default ${f.def === "" ? "none" : f.def})`,
+  ),
   ...COLLECTOR_NAMES.map(
     (c) =>
       `  --[no-]collector.${c.padEnd(8)} ${c} families on or off (env VCE_COLLECTOR_${c.toUpperCase()}=true|false, default on)`,
@@ -267,7 +289,16 @@ export function loadGcConfig(val: (flag: string) => string, mode?: GcMode): GcCo
       "off",
     ] as const),
     procRoot: resolve(parsePath("--proc-root", val("proc-root"))),
+    self: selfPod(val),
   });
+}
+
+function selfPod(val: (flag: string) => string): SelfPod | null {
+  const pod = parseSelfPod(
+    { namespace: "--pod-namespace", name: "--pod-name", uid: "--pod-uid" },
+    { namespace: val("pod-namespace"), name: val("pod-name"), uid: val("pod-uid") },
+  );
+  return pod === null ? null : Object.freeze(pod);
 }
 
 /** `--collector.x` alone means on. */

@@ -22,6 +22,8 @@ export const SKIP_REASONS = [
   "owned_by_api",
   "api_unconfirmed",
   "list_incomplete",
+  "node_gone",
+  "self_pod_absent",
   // rule 4
   "circuit_open",
   "run_limit",

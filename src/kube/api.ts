@@ -33,6 +33,16 @@ export interface NodeRef {
   readonly uid: string;
 }
 
+/**
+ * The exporter's own pod (from the downward API). Its presence in the direct list of this node's
+ * pods proves that the list is about this node and complete.
+ */
+export interface SelfPod {
+  readonly namespace: string;
+  readonly name: string;
+  readonly uid: string;
+}
+
 export interface NodeEvent {
   readonly reason: "OrphanPodStateRemoved" | "OrphanPodStateFound";
   readonly type: "Normal" | "Warning";

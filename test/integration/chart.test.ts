@@ -413,12 +413,15 @@ describe("the rendered DaemonSet (default values)", () => {
     ]);
   });
 
-  it("has liveness on /healthz, readiness on /readyz and NODE_NAME from the downward API", async () => {
+  it("has liveness on /healthz, readiness on /readyz, NODE_NAME and its own pod from the downward API", async () => {
     const { container } = await renderDaemonSet();
     expect(container.livenessProbe?.httpGet).toEqual({ path: "/healthz", port: "metrics" });
     expect(container.readinessProbe?.httpGet).toEqual({ path: "/readyz", port: "metrics" });
     expect(container.env).toEqual([
       { name: "NODE_NAME", valueFrom: { fieldRef: { fieldPath: "spec.nodeName" } } },
+      { name: "POD_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },
+      { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
+      { name: "POD_UID", valueFrom: { fieldRef: { fieldPath: "metadata.uid" } } },
     ]);
   });
 

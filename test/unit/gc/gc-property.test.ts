@@ -105,9 +105,10 @@ async function simulate(initial: readonly number[], cmds: readonly Cmd[], laggin
     const locked = new Set<string>();
     const alive = new Set<string>();
     let viewPods: string[] = [...inApi];
-    const api: Pick<KubeApi, "listNodePods" | "createNodeEvent"> = {
+    const api: Pick<KubeApi, "listNodePods" | "getNode" | "createNodeEvent"> = {
       listNodePods: (): Promise<PodList> =>
         Promise.resolve({ items: [...inApi].map(apiPod), resourceVersion: "1" }),
+      getNode: () => Promise.resolve({ name: "node-a", uid: "u" }),
       createNodeEvent: () => Promise.resolve(),
     };
     const scanner = new Scanner({ hostRoot: host });

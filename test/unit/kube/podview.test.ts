@@ -274,4 +274,22 @@ describe("NodeCheck", () => {
     expect(check.confirmed).toEqual({ name: "node-a", uid: "u" });
     await check.stop();
   });
+
+  it("a Node that GC found gone is unconfirmed and checked again until it is back", async () => {
+    const api = new FakeApi();
+    const clock = new FakeClock();
+    const check = new NodeCheck({ api, nodeName: "node-a", log, clock, retryMs: 30_000 });
+    check.start();
+    await flush();
+    expect(check.confirmed).toEqual({ name: "node-a", uid: "n-uid" });
+    api.node = null;
+    check.invalidate();
+    await flush();
+    expect(check.confirmed).toBeNull();
+    expect(check.state).toBe("not_found");
+    api.node = { name: "node-a", uid: "n-uid-2" };
+    await clock.advance(30_000);
+    expect(check.confirmed).toEqual({ name: "node-a", uid: "n-uid-2" });
+    await check.stop();
+  });
 });
