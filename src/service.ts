@@ -8,7 +8,7 @@ import type { GcPolicy } from "./gc/plan.js";
 import type { KubeApi, SelfPod } from "./kube/api.js";
 import { enrichSnapshot } from "./kube/enrich.js";
 import { Kubernetes, type KubernetesOptions } from "./kube/kubernetes.js";
-import { matchPods, type PodMatch } from "./kube/match.js";
+import { isCollectable, matchPods, type PodMatch } from "./kube/match.js";
 import { LAYOUT_NAMES, TREE_SETS, type LayoutName, type TreeSet } from "./format/layout.js";
 import type { Logger } from "./log.js";
 import { ExpositionCache } from "./metrics/cache.js";
@@ -126,7 +126,7 @@ export class ExporterService {
     return {
       synced: this.kube.pods() !== null,
       nodeConfirmed: this.kube.confirmedNode !== null,
-      orphans: this.context.matches?.filter((m) => m.status === "orphan").length ?? 0,
+      orphans: this.context.matches?.filter((m) => isCollectable(m.status)).length ?? 0,
       gcMode: this.opts.gc?.policy.mode ?? "off",
     };
   }

@@ -10,7 +10,7 @@ import { basename, dirname, join } from "node:path";
 import { treeSet, type TreeSet } from "../format/layout.js";
 import { describeError, type KubeApi, type NodeRef, type SelfPod } from "../kube/api.js";
 import { IncompleteListError, listAllNodePods } from "../kube/list.js";
-import { matchPods, type PodMatch } from "../kube/match.js";
+import { isCollectable, matchPods, type PodMatch } from "../kube/match.js";
 import { toKubePod, type KubePod } from "../kube/pods.js";
 import type { Logger } from "../log.js";
 import type { GcMetrics, GcTree } from "../metrics/gc.js";
@@ -218,7 +218,7 @@ export class GcRunner {
         continue;
       }
       const now = direct.matches.get(id);
-      if (now?.status !== "orphan") {
+      if (now === undefined || !isCollectable(now.status)) {
         skip(
           id,
           "owned_by_api",

@@ -6,6 +6,9 @@
  *              annotation; or one of its container IDs is in the pod's statuses, current or
  *              previous); namespace/name only for a directory without a UID
  *   orphan     it belongs to Kubernetes (or is a run-only leftover) and no pod of this node owns it
+ *   superseded a pod of this node owns it, but it is not that pod's current sandbox: it is dead
+ *              (config-only, as after a reboot, or stopped) while exactly one newer sibling of the
+ *              same pod runs; a GC candidate like an orphan
  *   unmanaged  its files are readable and carry no Kubernetes identity (plain Docker, podman)
  *   unknown    not decidable: the pod view is not synced and fresh, the identity is unreadable,
  *              a tree is unreadable, or a pod of this node still has containers without IDs
@@ -15,8 +18,19 @@ import type { Identity } from "../format/identity.js";
 import type { PodRecord, Snapshot } from "../scan/snapshot.js";
 import type { KubePod } from "./pods.js";
 
-export type MatchStatus = "matched" | "orphan" | "unmanaged" | "unknown";
-export const MATCH_STATUSES: readonly MatchStatus[] = ["matched", "orphan", "unmanaged", "unknown"];
+export type MatchStatus = "matched" | "orphan" | "superseded" | "unmanaged" | "unknown";
+export const MATCH_STATUSES: readonly MatchStatus[] = [
+  "matched",
+  "orphan",
+  "superseded",
+  "unmanaged",
+  "unknown",
+];
+
+/** The statuses GC collects: no pod owns the directory, or its pod runs in a newer sandbox. */
+export function isCollectable(status: MatchStatus): boolean {
+  return status === "orphan" || status === "superseded";
+}
 
 /** Why: a bounded code, logged and used in GC evidence. */
 export type MatchReason =
@@ -31,7 +45,8 @@ export type MatchReason =
   | "view_not_synced"
   | "identity_unreadable"
   | "tree_unreadable"
-  | "pods_without_container_ids";
+  | "pods_without_container_ids"
+  | "newer_sandbox_running";
 
 export interface PodMatch {
   readonly podId: string;
@@ -119,7 +134,7 @@ export function matchPods(input: MatchInput): PodMatch[] {
   const unaccounted = index.pods.some(
     (p) => !owned.has(p.uid) && p.containersWithoutId > 0 && p.phase !== "Succeeded" && p.phase !== "Failed",
   );
-  return first.map(({ r, id, m }) => {
+  const matches = first.map(({ r, id, m }) => {
     if (m !== null) return result(r, id, "matched", m.reason, m.owner);
     // persist sandboxes keep nothing in the config tree: run-only is their normal state
     if (r.presence === "run_only" && r.layout !== "persist" && !configTreeOk(r))
@@ -135,6 +150,58 @@ export function matchPods(input: MatchInput): PodMatch[] {
     if (id.none && !id.unknown) return result(r, id, "unmanaged", "no_kubernetes_identity", null);
     return result(r, id, "unknown", "identity_unreadable", null);
   });
+  return markSuperseded(snapshot.pods, matches);
+}
+
+/** How a sandbox directory looks: it may be the pod's current sandbox, it cannot be, or unclear. */
+function liveness(r: PodRecord): "current" | "dead" | "unclear" {
+  // No run directory (after a reboot /run is empty): the runtime cannot be using it.
+  if (r.presence === "config_only" || r.state === "stopped") return "dead";
+  if (r.state === "running" || r.state === "ready" || r.state === "paused") return "current";
+  return "unclear";
+}
+
+/**
+ * Superseded sandboxes. A pod has one current sandbox; a re-created one (after a reboot, or after
+ * its VM died) gets a new ID and the same pod UID, and the old directory stays matched forever.
+ * Among the sandbox directories one pod owns, the dead ones (config-only or stopped) are
+ * `superseded` when exactly one sibling may be current (running, ready or paused), no sibling is
+ * unclear (a run directory without a readable state), and that sibling is newer: created after the
+ * dead one was created, or, when the dead one's creation time is unknown, after its newest change.
+ * Anything else (two running, none running, no creation time) supersedes nothing.
+ */
+function markSuperseded(pods: readonly PodRecord[], matches: readonly PodMatch[]): PodMatch[] {
+  const byOwner = new Map<string, number[]>();
+  pods.forEach((r, i) => {
+    const m = matches[i];
+    // Sandboxes only: a dockershim pod's containers are VMs of their own, all owned by the pod.
+    if (m?.status !== "matched" || m.owner === null || r.identity.kind !== "sandbox") return;
+    const group = byOwner.get(m.owner.uid) ?? [];
+    group.push(i);
+    byOwner.set(m.owner.uid, group);
+  });
+  const out = [...matches];
+  for (const group of byOwner.values()) {
+    if (group.length < 2) continue;
+    const looks = group.map((i) => ({ i, r: pods[i] as PodRecord, live: liveness(pods[i] as PodRecord) }));
+    const current = looks.filter((x) => x.live === "current");
+    const only = current[0];
+    if (current.length !== 1 || only === undefined || looks.some((x) => x.live === "unclear")) continue;
+    const since = createdMs(only.r);
+    if (since === null) continue;
+    for (const old of looks) {
+      const m = matches[old.i];
+      if (old.live !== "dead" || m === undefined) continue;
+      if (since <= (createdMs(old.r) ?? old.r.newestMtimeMs)) continue;
+      out[old.i] = { ...m, status: "superseded", reason: "newer_sandbox_running" };
+    }
+  }
+  return out;
+}
+
+/** When the sandbox was created (its sandbox process's start, its lock file, CRI-O's Created), ms. */
+function createdMs(r: PodRecord): number | null {
+  return r.startTimeSeconds === null ? null : r.startTimeSeconds * 1000;
 }
 
 function ownerOf(

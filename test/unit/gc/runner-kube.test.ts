@@ -4,7 +4,7 @@
  * (forced by the server, failing on a continue token), the Node read again every run, the
  * exporter's own pod present or absent, static pods owned through their mirror pods.
  */
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import pino from "pino";
 import { Registry } from "prom-client";
@@ -18,6 +18,7 @@ import { GcMetrics } from "../../../src/metrics/gc.js";
 import { Scanner } from "../../../src/scan/scanner.js";
 import { httpError, pagedLister, type PagingOptions } from "../../support/paged-api.js";
 import { TempDirs } from "../../support/temp.js";
+import { clonePod, configDir, runDir } from "../../integration/gc-fixtures.js";
 
 const temp = new TempDirs("vce-gckube-");
 afterEach(() => {
@@ -283,5 +284,74 @@ describe("GC: the orphan-fraction breaker is the fallback", () => {
       for (const p of [staticA, staticB, live]) expect(exists(h, p.id), p.id).toBe(true);
       expect(exists(h, orphan.id)).toBe(false);
     }
+  });
+});
+
+/** Edit a JSON file of the tree in place. */
+function editJson(file: string, edit: (o: Record<string, unknown>) => Record<string, unknown>): void {
+  writeFileSync(
+    file,
+    JSON.stringify(edit(JSON.parse(readFileSync(file, "utf8")) as Record<string, unknown>)),
+  );
+}
+
+/** A second sandbox of pod `from` (same pod UID), started now and running. */
+function newerSandbox(host: string, from: string, id: string): void {
+  clonePod(host, from, id);
+  editJson(join(runDir(host, id), id, "process.json"), (o) => ({
+    ...o,
+    StartTime: new Date().toISOString(),
+  }));
+  editJson(join(runDir(host, id), "state.json"), (o) => ({ ...o, state: "running" }));
+}
+
+describe("GC: superseded sandboxes", () => {
+  const NEW = "e".repeat(64);
+
+  it("after a reboot: the old config-only sandbox of a pod running in a new one is collected", async () => {
+    const { host, proc, pods } = await tree(1, 19);
+    const old = pods[0] as VcPod;
+    newerSandbox(host, old.id, NEW);
+    rmSync(runDir(host, old.id), { recursive: true }); // /run was emptied by the reboot
+    const api: Api = { items: [apiPod(old), selfPod()], paging: {}, node: NODE };
+    const { run } = runner(host, proc, api);
+    const first = await run([apiPod(old)]);
+    expect(outcomes(first)).toEqual({ [old.id]: "skipped:first_seen" });
+    const second = await run([apiPod(old)]);
+    expect(outcomes(second)).toEqual({ [old.id]: "deleted" });
+    expect(second.decisions[0]?.evidence).toMatchObject({
+      match: "newer_sandbox_running",
+      presence: "config_only",
+      uid: old.uid,
+    });
+    expect(existsSync(configDir(host, old.id))).toBe(false);
+    expect(existsSync(runDir(host, NEW)) && existsSync(configDir(host, NEW))).toBe(true);
+  });
+
+  it("re-created without a reboot: the stopped older sandbox goes (under its lock), the running one stays", async () => {
+    const { host, proc, pods } = await tree(1, 20);
+    const old = pods[0] as VcPod;
+    newerSandbox(host, old.id, NEW);
+    editJson(join(runDir(host, old.id), "state.json"), (o) => ({ ...o, state: "stopped" }));
+    const api: Api = { items: [apiPod(old), selfPod()], paging: {}, node: NODE };
+    const { run } = runner(host, proc, api);
+    await run([apiPod(old)]);
+    const report = await run([apiPod(old)]);
+    expect(outcomes(report)).toEqual({ [old.id]: "deleted" });
+    expect(report.decisions[0]?.evidence).toMatchObject({ lock: "held", match: "newer_sandbox_running" });
+    expect(exists(host, old.id)).toBe(false);
+    expect(exists(host, NEW)).toBe(true);
+  });
+
+  it("two running sandboxes of one pod: neither is touched", async () => {
+    const { host, proc, pods } = await tree(1, 21);
+    const old = pods[0] as VcPod;
+    newerSandbox(host, old.id, NEW);
+    editJson(join(runDir(host, old.id), "state.json"), (o) => ({ ...o, state: "running" }));
+    const api: Api = { items: [apiPod(old), selfPod()], paging: {}, node: NODE };
+    const { run } = runner(host, proc, api);
+    await run([apiPod(old)]);
+    expect((await run([apiPod(old)])).decisions).toEqual([]);
+    expect(exists(host, old.id) && exists(host, NEW)).toBe(true);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { matchPods } from "../../../src/kube/match.js";
+import { isCollectable, matchPods } from "../../../src/kube/match.js";
 import { stripContainerScheme, toKubePod } from "../../../src/kube/pods.js";
 import {
   NO_IDENTITY,
@@ -243,6 +243,131 @@ describe("matchPods", () => {
     expect(ms.map((m) => m.status)).toEqual(["orphan", "matched"]);
     // a directory with a UID is decided by the UID alone
     expect(one(record({ id: hexId(1), identity: crio }), [starting]).status).toBe("orphan");
+  });
+});
+
+describe("superseded sandboxes", () => {
+  const owner = kubePod({ uid: UID, namespace: "ml", name: "web-1" });
+  const HOUR = 3_600_000;
+  /** A sandbox of pod UID with a state, a run directory or not, and a creation time (ms, or null). */
+  function sandbox(
+    n: number,
+    over: {
+      state?: "running" | "ready" | "paused" | "stopped" | "unknown";
+      presence?: "both" | "config_only" | "run_only";
+      createdMs?: number | null;
+      newestMtimeMs?: number;
+      ident?: typeof crio;
+    },
+  ) {
+    const ident = over.ident ?? crio;
+    return {
+      ...record({
+        id: hexId(n),
+        identity: ident,
+        presence: over.presence ?? "both",
+        newestMtimeMs: over.newestMtimeMs ?? (over.createdMs ?? 0) + 1000,
+      }),
+      state: over.state ?? "running",
+      startTimeSeconds:
+        over.createdMs === undefined || over.createdMs === null ? null : over.createdMs / 1000,
+    };
+  }
+  const statuses = (recs: ReturnType<typeof sandbox>[], pods = [owner]) =>
+    matchPods({ snapshot: snapshot(recs), pods }).map((m) => `${m.status}/${m.reason}`);
+
+  it("after a reboot: every config-only sandbox of a pod that runs in a newer one is superseded", () => {
+    // containerd keeps no creation time in the config: the old ones' newest change is before the new start
+    const oldIdent = identity({ flavor: "containerd", podUid: UID, namespace: "ml", podName: "web-1" });
+    const twiceRebooted = [
+      sandbox(1, {
+        presence: "config_only",
+        state: "unknown",
+        createdMs: null,
+        newestMtimeMs: 1 * HOUR,
+        ident: oldIdent,
+      }),
+      sandbox(2, {
+        presence: "config_only",
+        state: "unknown",
+        createdMs: null,
+        newestMtimeMs: 2 * HOUR,
+        ident: oldIdent,
+      }),
+      sandbox(3, { state: "running", createdMs: 3 * HOUR }),
+    ];
+    expect(statuses(twiceRebooted)).toEqual([
+      "superseded/newer_sandbox_running",
+      "superseded/newer_sandbox_running",
+      "matched/uid",
+    ]);
+    const [m] = matchPods({ snapshot: snapshot(twiceRebooted), pods: [owner] });
+    expect(m).toMatchObject({ namespace: "ml", name: "web-1", uid: UID, owner });
+  });
+
+  it("a sandbox re-created without a reboot: the stopped older one is superseded", () => {
+    expect(
+      statuses([
+        sandbox(1, { state: "stopped", createdMs: HOUR }),
+        sandbox(2, { state: "ready", createdMs: 2 * HOUR }),
+      ]),
+    ).toEqual(["superseded/newer_sandbox_running", "matched/uid"]);
+  });
+
+  it("when it cannot be told which sandbox is current, none is superseded", () => {
+    const cases: ReturnType<typeof sandbox>[][] = [
+      // two running (a stale state.json says running after the VM died)
+      [
+        sandbox(1, { state: "running", createdMs: HOUR }),
+        sandbox(2, { state: "running", createdMs: 2 * HOUR }),
+      ],
+      // none running
+      [
+        sandbox(1, { state: "stopped", createdMs: HOUR }),
+        sandbox(2, { presence: "config_only", state: "unknown", createdMs: 2 * HOUR }),
+      ],
+      // the dead one is the newer one
+      [
+        sandbox(1, { state: "running", createdMs: HOUR }),
+        sandbox(2, { state: "stopped", createdMs: 2 * HOUR }),
+      ],
+      // the dead one changed after the running one started, and its creation time is unknown
+      [
+        sandbox(1, { state: "stopped", createdMs: null, newestMtimeMs: 3 * HOUR }),
+        sandbox(2, { createdMs: 2 * HOUR }),
+      ],
+      // the running one's creation time is unknown
+      [
+        sandbox(1, { state: "stopped", createdMs: HOUR }),
+        sandbox(2, { createdMs: null, newestMtimeMs: 5 * HOUR }),
+      ],
+      // a sibling with a run directory and no readable state
+      [
+        sandbox(1, { state: "stopped", createdMs: HOUR }),
+        sandbox(2, { state: "unknown", createdMs: 2 * HOUR }),
+        sandbox(3, { createdMs: 3 * HOUR }),
+      ],
+    ];
+    for (const recs of cases) expect(statuses(recs).every((s) => s.startsWith("matched/"))).toBe(true);
+  });
+
+  it("only sandboxes: a dockershim pod's exited container VM next to its running ones stays matched", () => {
+    const pause = identity({ flavor: "dockershim", kind: "sandbox" });
+    const app = identity({ flavor: "dockershim", kind: "container" });
+    const pod = kubePod({ uid: "d", containerIds: [hexId(1), hexId(2)] });
+    const recs = [
+      sandbox(1, { state: "running", createdMs: 2 * HOUR, ident: pause }),
+      sandbox(2, { state: "stopped", createdMs: HOUR, ident: app }),
+    ];
+    expect(statuses(recs, [pod])).toEqual(["matched/container_id", "matched/container_id"]);
+  });
+
+  it("a superseded sandbox is an orphan once its pod is gone, and is collectable either way", () => {
+    const recs = [sandbox(1, { state: "stopped", createdMs: HOUR }), sandbox(2, { createdMs: 2 * HOUR })];
+    expect(statuses(recs, [])).toEqual(["orphan/uid_not_found", "orphan/uid_not_found"]);
+    expect(isCollectable("superseded")).toBe(true);
+    expect(isCollectable("orphan")).toBe(true);
+    expect(isCollectable("matched")).toBe(false);
   });
 });
 
