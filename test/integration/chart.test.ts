@@ -826,7 +826,13 @@ describe("community chart values", () => {
     expect(onlyOf(objs, "Service").spec?.ports).toEqual([
       { name: "metrics", port: 9443, targetPort: "metrics", protocol: "TCP" },
     ]);
-    expect(container.env?.map((e) => e.name)).toEqual(["NODE_NAME", "VCE_LOG_LEVEL"]);
+    expect(container.env?.map((e) => e.name)).toEqual([
+      "NODE_NAME",
+      "POD_NAMESPACE",
+      "POD_NAME",
+      "POD_UID",
+      "VCE_LOG_LEVEL",
+    ]);
     expect(pod.volumes?.at(-1)).toEqual({ name: "web", secret: { secretName: "vce-web" } });
     expect(container.volumeMounts?.at(-1)).toEqual({ name: "web", mountPath: "/etc/vce", readOnly: true });
     expect(await renderError({ service: { port: 0 } })).toContain("/service/port");
