@@ -77,10 +77,17 @@ interface TreeEntry {
   readonly kind: "empty_dir" | "socket" | "fifo" | "symlink" | "other";
 }
 
+/** Every fixture of test/upstream/fixtures.json; each must have its directory, and vice versa. */
 export function upstreamFixtures(): UpstreamFixture[] {
   const listed = JSON.parse(readFileSync(FIXTURE_LIST, "utf8")) as UpstreamFixture[];
-  const present = new Set(readdirSync(UPSTREAM_FIXTURES));
-  return listed.filter((f) => present.has(f.name));
+  const dirs = readdirSync(UPSTREAM_FIXTURES, { withFileTypes: true })
+    .filter((e) => e.isDirectory())
+    .map((e) => e.name)
+    .sort();
+  const names = listed.map((f) => f.name).sort();
+  if (JSON.stringify(dirs) !== JSON.stringify(names))
+    throw new Error(`test/upstream/fixtures.json lists ${names.join(", ")}; directories: ${dirs.join(", ")}`);
+  return listed;
 }
 
 export function readManifest(name: string): Manifest {

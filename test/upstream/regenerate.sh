@@ -54,7 +54,10 @@ unshare -m --propagation private bash -euc '
   mount --bind "$s/root/var/lib" /var/lib
   mount --bind "$s/root/sys/dev" /sys/dev
   mount --bind "$s/root/sys/kernel/iommu_groups" /sys/kernel/iommu_groups
-  for c in $(awk '"'"'$9=="cgroup"{print $5}'"'"' /proc/self/mountinfo); do mkdir -p "$s/root/cgroup${c#/sys/fs/cgroup}"; done
+  # mountinfo: the filesystem type is the field after the "-" separator.
+  for c in $(awk '"'"'{for (i = 7; i < NF; i++) if ($i == "-") { if ($(i + 1) == "cgroup") print $5; break }}'"'"' /proc/self/mountinfo); do
+    mkdir -p "$s/root/cgroup${c#/sys/fs/cgroup}"
+  done
   mount --bind "$s/root/cgroup" /sys/fs/cgroup
   cd /
   "$bin" -manifest "$s/manifest.json" -upstream "$up" -features "$feats"
