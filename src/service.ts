@@ -229,7 +229,7 @@ export class ExporterService {
         viewUsable: pods !== null,
         node: kube.confirmedNode,
       });
-      if (report.decisions.some((d) => d.reason === "node_gone")) kube.node.invalidate();
+      if (report.nodeGone) kube.node.invalidate();
       if (report.decisions.some((d) => d.outcome === "deleted"))
         await this.run("full", () => this.scanner.scan());
       return report;

@@ -116,6 +116,8 @@ export interface RunReport {
   readonly orphans: number;
   readonly managed: number;
   readonly circuitOpen: boolean;
+  /** This run's read of the Node found it deleted or re-created (`node_gone`). */
+  readonly nodeGone: boolean;
   readonly decisions: readonly Decision[];
 }
 
@@ -166,6 +168,7 @@ export class GcRunner {
       const waiting = reason === "first_seen" || reason === "orphan_grace" || reason === "recently_modified";
       log[waiting ? "debug" : "info"]({ podId, reason, detail, evidence }, "gc: orphan kept");
     };
+    let nodeRead: DirectRead | null = null;
     if (plan.blocked !== null) {
       metrics.skip(plan.blocked);
       log.warn({ reason: plan.blocked, orphans: plan.orphans }, "gc: run skipped");
@@ -182,7 +185,9 @@ export class GcRunner {
           "gc: orphan fraction above --gc-max-orphan-fraction; deleting nothing (a wrong node name, an empty API answer or a mis-scoped token look like this)",
         );
       }
-      await this.act(plan.candidates, input, circuitOpen, skip, decisions);
+      // The Node is read again on every run, candidates or not (a gone Node unconfirms it).
+      nodeRead = input.node === null ? null : await this.nodeGone(input.node);
+      await this.act(plan.candidates, input, circuitOpen, nodeRead, skip, decisions);
     }
     metrics.circuitOpen.set(plan.blocked === null && circuitOpen ? 1 : 0);
     metrics.runs.inc();
@@ -192,6 +197,7 @@ export class GcRunner {
       orphans: plan.orphans,
       managed: plan.managed,
       circuitOpen,
+      nodeGone: nodeRead?.kind === "failed" && nodeRead.reason === "node_gone",
       decisions,
     };
   }
@@ -200,14 +206,16 @@ export class GcRunner {
     candidates: readonly Candidate[],
     input: RunInput,
     circuitOpen: boolean,
+    nodeRead: DirectRead | null,
     skip: (podId: string, reason: SkipReason, detail: string, evidence?: Evidence | null) => void,
     decisions: Decision[],
   ): Promise<void> {
     if (candidates.length === 0) return;
     const node = input.node;
     if (node === null) return;
-    // Rule 3: one read straight from the API server (not the watch cache) right before acting.
-    const direct = await this.directRead(input.snapshot, node);
+    // Rule 3: the Node as read this run, then one list straight from the API server (not the
+    // watch cache) right before acting.
+    const direct = nodeRead ?? (await this.directRead(input.snapshot));
     let deletions = 0;
     let host: HostView | null = null;
     for (const c of candidates) {
@@ -250,9 +258,7 @@ export class GcRunner {
    * the snapshot. A failed first page is `api_unconfirmed`; a list that did not complete (a later
    * page failed, a 410 on its continue token) is `list_incomplete`: neither is evidence.
    */
-  private async directRead(snapshot: Snapshot, node: NodeRef): Promise<DirectRead> {
-    const gone = await this.nodeGone(node);
-    if (gone !== null) return gone;
+  private async directRead(snapshot: Snapshot): Promise<DirectRead> {
     let items: readonly unknown[];
     try {
       items = (await listAllNodePods(this.opts.api, this.opts.pageSize)).items;

@@ -224,8 +224,12 @@ describe("GC: positive evidence that the answer is about this node", () => {
     const api: Api = { items: [apiPod(live), selfPod()], paging: {}, node: null };
     const { run } = runner(host, proc, api);
     const view = [apiPod(live)];
-    await run(view);
+    // read even when no orphan is a candidate yet (the first run only sees them)
+    const first = await run(view);
+    expect(outcomes(first)).toEqual({ [orphan.id]: "skipped:first_seen" });
+    expect(first.nodeGone).toBe(true);
     const gone = await run(view);
+    expect(gone.nodeGone).toBe(true);
     expect(outcomes(gone)).toEqual({ [orphan.id]: "skipped:node_gone" });
     expect(gone.decisions[0]?.detail).toContain("no longer exists");
     api.node = { name: NODE.name, uid: "node-uid-2" };
@@ -236,7 +240,9 @@ describe("GC: positive evidence that the answer is about this node", () => {
     expect(outcomes(await run(view))).toEqual({ [orphan.id]: "skipped:api_unconfirmed" });
     expect(exists(host, orphan.id)).toBe(true);
     api.node = NODE;
-    expect(outcomes(await run(view))).toEqual({ [orphan.id]: "deleted" });
+    const back = await run(view);
+    expect(back.nodeGone).toBe(false);
+    expect(outcomes(back)).toEqual({ [orphan.id]: "deleted" });
   });
 });
 
