@@ -3,6 +3,7 @@
  * 127.0.0.1 with a free port, against a copy of examples/host.
  */
 import { spawnSync } from "node:child_process";
+import { createServer, type AddressInfo } from "node:net";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -112,13 +113,42 @@ describe("serve: usage errors", () => {
     const r = run(["serve", "--host-root", join(hostRoot, "no-such-dir"), "--listen", "127.0.0.1:0"]);
     expect(r.code).toBe(1);
     expect(r.stdout).toBe("");
-    expect(r.stderr).toMatch(/^virtcontainers-exporter: host root .*no-such-dir is not usable: ENOENT\n$/);
+    // what was expected (the mount of the node's filesystem) and how to fix it, on one line
+    expect(r.stderr).toMatch(
+      /^virtcontainers-exporter: host root .*no-such-dir does not exist \(ENOENT\); --host-root \(env VCE_HOST_ROOT\) must be the directory where the node's filesystem is mounted, the one holding run\/ and var\/lib\/ .*hostPath.*\n$/,
+    );
+  });
+
+  it("a --listen address already in use stops it with one line naming the address and the flag, exit 1", async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
+    try {
+      const port = (taken.address() as AddressInfo).port;
+      const r = run([
+        "serve",
+        "--host-root",
+        hostRoot,
+        "--listen",
+        `127.0.0.1:${port}`,
+        "--kubernetes",
+        "off",
+      ]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toBe(
+        `virtcontainers-exporter: cannot listen on 127.0.0.1:${port}: the address is already in use ` +
+          "(another exporter, or another program on that port) (EADDRINUSE); choose another with --listen HOST:PORT (env VCE_LISTEN)\n",
+      );
+    } finally {
+      taken.close();
+    }
   });
 
   it("an invalid value in the environment is refused the same way", () => {
     const r = run(["serve", "--host-root", hostRoot], childEnv({ VCE_LISTEN: "nope" }));
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/^virtcontainers-exporter: --listen: "nope" is not HOST:PORT/);
+    expect(r.stderr).toBe(
+      'virtcontainers-exporter: --listen: "nope" is not HOST:PORT (examples: :10482, 0.0.0.0:10482, [::1]:10482)\n',
+    );
   });
 });
 
