@@ -18,6 +18,8 @@ export default defineConfig({
         test: {
           name: "integration",
           include: ["test/integration/**/*.test.ts"],
+          // every tool checked once, before any test starts (one line per missing tool)
+          globalSetup: ["test/support/tools-setup.ts"],
           testTimeout: 60_000,
           hookTimeout: 120_000,
         },
