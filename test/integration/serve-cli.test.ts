@@ -203,6 +203,50 @@ describe("serve: a running exporter", () => {
     expect(msgs.at(-1)).toBe("stopping");
   });
 
+  it("on a host root with none of the state trees: every tree 0 in the metric, a warning at start and on the landing page", async () => {
+    const empty = temp.make("vce-empty-root-");
+    const e = track(await startExporter(empty, ["--kubernetes", "off"]));
+    const samples = parseExposition((await text(`${e.base}/metrics`)).body);
+    const trees = select(samples, "virtcontainers_state_tree_present").map(
+      (s) => `${s.labels.layout ?? ""} ${s.labels.tree ?? ""} ${s.value}`,
+    );
+    expect(trees.sort()).toEqual([
+      "kata1 run/vc/sbs 0",
+      "kata1 var/lib/vc/sbs 0",
+      "persist run/vc/sbs 0",
+      "persist var/lib/vc/sbs 0",
+      "virtcontainers run/virtcontainers/pods 0",
+      "virtcontainers run/virtcontainers/sandboxes 0",
+      "virtcontainers var/lib/virtcontainers/pods 0",
+      "virtcontainers var/lib/virtcontainers/sandboxes 0",
+    ]);
+    expect((await text(`${e.base}/`)).body).toContain(
+      `<b>Warning: none of the state trees was found under ${empty}.</b>`,
+    );
+    const warnings = e.child.stdout
+      .trimEnd()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { level: number; msg: string; expected?: string[] })
+      .filter((l) => l.level === 40);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]?.msg).toMatch(/^none of the state trees was found under the host root/);
+    expect(warnings[0]?.expected).toContain("run/virtcontainers/pods");
+
+    // and with the example tree: the trees it has are 1, no warning
+    const full = track(await startExporter(hostRoot, ["--kubernetes", "off"]));
+    const present = select(
+      parseExposition((await text(`${full.base}/metrics`)).body),
+      "virtcontainers_state_tree_present",
+    );
+    expect(
+      present
+        .filter((s) => s.value === 1)
+        .map((s) => s.labels.tree)
+        .sort(),
+    ).toEqual(["run/virtcontainers/pods", "var/lib/virtcontainers/pods"]);
+    expect(full.child.stdout).not.toContain("none of the state trees");
+  });
+
   it("--no-collector.devices drops the device families and keeps the pod families", async () => {
     // --no-collector.processes too: whether that one renders depends on the host's PID namespace.
     const e = track(await startExporter(hostRoot, ["--no-collector.devices", "--no-collector.processes"]));
