@@ -3,7 +3,7 @@
  * Entry point: picks the subcommand and loads only its code (so `scan` starts without the
  * Kubernetes client or the HTTP stack). Exit codes: 0 ok, 1 runtime error, 2 usage error.
  */
-import { ConfigError } from "./config/values.js";
+import { ConfigError, StartupError } from "./config/values.js";
 import { HostRootError } from "./scan/scanner.js";
 
 const USAGE = `Usage: virtcontainers-exporter <command> [flags]
@@ -78,7 +78,7 @@ main(process.argv.slice(2)).then(
   },
   (err: unknown) => {
     const usage = err instanceof ConfigError;
-    const known = usage || err instanceof HostRootError;
+    const known = usage || err instanceof HostRootError || err instanceof StartupError;
     const message = err instanceof Error ? err.message : String(err);
     process.stderr.write(
       `virtcontainers-exporter: ${known ? message : `unexpected error: ${err instanceof Error && err.stack !== undefined ? err.stack : message}`}\n`,

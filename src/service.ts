@@ -176,6 +176,14 @@ export class ExporterService {
   async start(): Promise<void> {
     this.kube?.start();
     await this.run("full", () => this.scanner.scan());
+    const first = this.current;
+    if (first !== null && !first.trees.some((t) => t.present)) {
+      this.opts.log.warn(
+        { hostRoot: first.hostRoot, expected: first.trees.map((t) => t.path) },
+        "none of the state trees was found under the host root: is --host-root the node's filesystem, " +
+          "mounted with its state trees? (virtcontainers_state_tree_present shows each tree)",
+      );
+    }
     if (this.opts.watch === "inotify") {
       await this.startWatcher();
       if (this.current !== null) this.watcher?.sync(this.current);

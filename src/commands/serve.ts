@@ -2,7 +2,7 @@
 import type { AddressInfo } from "node:net";
 import { createServer, type Server } from "node:http";
 import { loadServeConfig, type ServeConfig } from "../config/serve-config.js";
-import { ConfigError } from "../config/values.js";
+import { ConfigError, StartupError } from "../config/values.js";
 import { createApp } from "../http/app.js";
 import { createLogger, type Logger } from "../log.js";
 import { checkHostRoot } from "../scan/scanner.js";
@@ -99,11 +99,31 @@ async function kubernetesOptions(config: ServeConfig, log: Logger): Promise<Kube
   };
 }
 
+/** What a listen error code means, for the one line a user sees. */
+const LISTEN_ERRORS: Readonly<Record<string, string>> = {
+  EADDRINUSE: "the address is already in use (another exporter, or another program on that port)",
+  EACCES: "permission denied (ports below 1024 need privileges)",
+  EADDRNOTAVAIL: "that address is not one of this host's",
+};
+
 function listen(server: Server, host: string, port: number): Promise<void> {
   return new Promise((resolve, reject) => {
-    server.once("error", reject);
+    const fail = (err: NodeJS.ErrnoException) => {
+      const why = err.code === undefined ? undefined : LISTEN_ERRORS[err.code];
+      if (why === undefined) {
+        reject(err);
+        return;
+      }
+      const address = host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+      reject(
+        new StartupError(
+          `cannot listen on ${address}: ${why} (${err.code ?? ""}); choose another with --listen HOST:PORT (env VCE_LISTEN)`,
+        ),
+      );
+    };
+    server.once("error", fail);
     server.listen({ host: host === "" ? undefined : host, port }, () => {
-      server.off("error", reject);
+      server.off("error", fail);
       resolve();
     });
   });

@@ -10,7 +10,15 @@ import type { KubeConfigSource } from "../kube/client.js";
 import { DEFAULT_MAX_FILE_BYTES } from "../scan/scanner.js";
 import { LOG_LEVELS, SELF_POD_FLAGS, kubeConfigSource, loadGcConfig, type GcConfig } from "./serve-config.js";
 import { LAYOUT_NAMES, type LayoutName } from "../format/layout.js";
-import { ConfigError, parseBytes, parseEnum, parseNodeName, parsePath, parseSubset } from "./values.js";
+import {
+  ConfigError,
+  flagRows,
+  parseBytes,
+  parseEnum,
+  parseNodeName,
+  parsePath,
+  parseSubset,
+} from "./values.js";
 
 export interface GcCommandConfig {
   readonly hostRoot: string;
@@ -85,11 +93,16 @@ export const GC_USAGE = [
   "Runs garbage collection of orphan virtcontainers pod state from a shell, with the rules of",
   "`serve --gc on`: passes --gc-interval apart until no orphan is waiting for its grace period,",
   "then prints every decision with its reason. Needs the Kubernetes API (this node's pods).",
-  "  --dry-run            decide and report; delete nothing",
-  ...GC_FLAGS.map(
-    (f) =>
-      `  --${f.flag.padEnd(24)} ${f.help} (${f.env === "" ? "" : `env ${f.env}, `}default ${f.def === "" ? "none" : f.def})`,
-  ),
+  ...flagRows([
+    ["--dry-run", "decide and report; delete nothing"],
+    ...GC_FLAGS.map(
+      (f) =>
+        [
+          `--${f.flag}`,
+          `${f.help} (${f.env === "" ? "" : `env ${f.env}, `}default ${f.def === "" ? "none" : f.def})`,
+        ] as const,
+    ),
+  ]),
 ].join("\n");
 
 export function loadGcCommandConfig(argv: readonly string[], env: NodeJS.ProcessEnv): GcCommandConfig {

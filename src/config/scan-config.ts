@@ -3,7 +3,7 @@ import { parseArgs } from "node:util";
 import { resolve } from "node:path";
 import { DEFAULT_MAX_FILE_BYTES } from "../scan/scanner.js";
 import { LAYOUT_NAMES, type LayoutName } from "../format/layout.js";
-import { ConfigError, parseBytes, parseEnum, parsePath, parseSubset } from "./values.js";
+import { ConfigError, flagRows, parseBytes, parseEnum, parsePath, parseSubset } from "./values.js";
 
 export interface ScanConfig {
   readonly hostRoot: string;
@@ -12,13 +12,17 @@ export interface ScanConfig {
   readonly layouts: readonly LayoutName[];
 }
 
-export const SCAN_USAGE = `Usage: virtcontainers-exporter scan [--host-root DIR] [--output table|json] [--max-file-size BYTES] [--layouts LIST]
-
-Reads the virtcontainers state trees under DIR and prints one snapshot.
-  --host-root DIR        host filesystem root holding run/ and var/lib/ (env VCE_HOST_ROOT, default /)
-  --output table|json    readable table (default) or stable JSON (schemaVersion 1)
-  --max-file-size BYTES  refuse larger state files unread (env VCE_MAX_FILE_SIZE, default 16Mi)
-  --layouts LIST         generations to read: virtcontainers, kata1, persist (env VCE_LAYOUTS, default all)`;
+export const SCAN_USAGE = [
+  "Usage: virtcontainers-exporter scan [--host-root DIR] [--output table|json] [--max-file-size BYTES] [--layouts LIST]",
+  "",
+  "Reads the virtcontainers state trees under DIR and prints one snapshot.",
+  ...flagRows([
+    ["--host-root DIR", "host filesystem root holding run/ and var/lib/ (env VCE_HOST_ROOT, default /)"],
+    ["--output table|json", "readable table (default) or stable JSON (schemaVersion 1)"],
+    ["--max-file-size BYTES", "refuse larger state files unread (env VCE_MAX_FILE_SIZE, default 16Mi)"],
+    ["--layouts LIST", "generations to read: virtcontainers, kata1, persist (env VCE_LAYOUTS, default all)"],
+  ]),
+].join("\n");
 
 export function loadScanConfig(argv: readonly string[], env: NodeJS.ProcessEnv): ScanConfig {
   let values: Record<string, string | boolean | undefined>;

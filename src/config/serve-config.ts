@@ -16,6 +16,8 @@ import type { SelfPod } from "../kube/api.js";
 import type { KubeConfigSource } from "../kube/client.js";
 import {
   ConfigError,
+  DEFAULT_PORT,
+  flagRows,
   parseBytes,
   parseDuration,
   parseEnum,
@@ -31,7 +33,7 @@ import {
 /** Where a pod running with a service account finds its token. */
 export const IN_CLUSTER_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token";
 
-export const DEFAULT_PORT = 10482;
+export { DEFAULT_PORT };
 export const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
 
 export interface ServeConfig {
@@ -184,13 +186,18 @@ export const SERVE_USAGE = [
   "Usage: virtcontainers-exporter [serve] [flags]",
   "",
   "Serves Prometheus metrics for the virtcontainers pods, containers and devices of this node.",
-  ...SERVE_FLAGS.map(
-    (f) => `  --${f.flag.padEnd(18)} ${f.help} (env ${f.env}, default ${f.def === "" ? "none" : f.def})`,
-  ),
-  ...COLLECTOR_NAMES.map(
-    (c) =>
-      `  --[no-]collector.${c.padEnd(8)} ${c} families on or off (env VCE_COLLECTOR_${c.toUpperCase()}=true|false, default on)`,
-  ),
+  ...flagRows([
+    ...SERVE_FLAGS.map(
+      (f) => [`--${f.flag}`, `${f.help} (env ${f.env}, default ${f.def === "" ? "none" : f.def})`] as const,
+    ),
+    ...COLLECTOR_NAMES.map(
+      (c) =>
+        [
+          `--[no-]collector.${c}`,
+          `${c} families on or off (env VCE_COLLECTOR_${c.toUpperCase()}=true|false, default on)`,
+        ] as const,
+    ),
+  ]),
 ].join("\n");
 
 /** `--no-collector.x` becomes `--collector.x=false` (parseArgs on Node 20 has no negation). */

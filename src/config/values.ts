@@ -41,11 +41,22 @@ export function parseFraction(flag: string, text: string): number {
   return n;
 }
 
+/**
+ * A condition at start that the user fixes (an address in use, ...): one line on stderr, exit 1,
+ * no stack trace.
+ */
+export class StartupError extends Error {}
+
+/** The port `serve` listens on by default (the chart's containerPort). */
+export const DEFAULT_PORT = 10482;
+
 export function parseListen(flag: string, text: string): { host: string; port: number } {
   const m = /^(\[[0-9a-fA-F:.]+\]|[^:[\]]*):(\d{1,5})$/.exec(text.trim());
   const port = Number(m?.[2]);
   if (m?.[1] === undefined || !Number.isInteger(port) || port > 65535) {
-    throw new ConfigError(`${flag}: "${text}" is not HOST:PORT (examples: :9843, 0.0.0.0:9843, [::1]:9843)`);
+    throw new ConfigError(
+      `${flag}: "${text}" is not HOST:PORT (examples: :${DEFAULT_PORT}, 0.0.0.0:${DEFAULT_PORT}, [::1]:${DEFAULT_PORT})`,
+    );
   }
   return { host: m[1].replace(/^\[|\]$/g, ""), port };
 }
@@ -102,4 +113,10 @@ export function parseSelfPod(
   if (!/^[0-9A-Za-z][-0-9A-Za-z]{0,127}$/.test(text.uid))
     throw new ConfigError(`${flags.uid}: "${text.uid}" is not a Kubernetes UID`);
   return { namespace: text.namespace, name: text.name, uid: text.uid };
+}
+
+/** Help lines "  <flag>  <text>", the texts starting in one column (two spaces after the longest flag). */
+export function flagRows(rows: readonly (readonly [flag: string, text: string])[]): string[] {
+  const width = Math.max(...rows.map(([f]) => f.length));
+  return rows.map(([f, text]) => `  ${f.padEnd(width)}  ${text}`);
 }

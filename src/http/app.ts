@@ -38,6 +38,19 @@ function kubernetesLine(k: KubernetesSummary | null | undefined): string {
   }; ${k.orphans} orphan pods; GC ${escapeHtml(k.gcMode)}.</p>`;
 }
 
+/** Which state trees exist under the host root; a warning when none does (a broken mount). */
+function treesLine(s: Snapshot): string {
+  const list = s.trees
+    .map((t) => `${escapeHtml(t.path)} ${t.present ? "found" : "<b>missing</b>"}`)
+    .join(", ");
+  const none = s.trees.every((t) => !t.present)
+    ? `<p><b>Warning: none of the state trees was found under ${escapeHtml(s.hostRoot)}.</b> ` +
+      "Expected only where the runtime has never run; otherwise check that --host-root is the " +
+      "node's filesystem, mounted with its state trees.</p>\n"
+    : "";
+  return `${none}<p>State trees under ${escapeHtml(s.hostRoot)}: ${list}.</p>`;
+}
+
 function processesLine(p: ProcessesLine | undefined): string {
   if (p === undefined) return "";
   switch (p.state) {
@@ -75,6 +88,7 @@ function landing(
 <body><h1>virtcontainers-exporter ${escapeHtml(VERSION)}</h1>
 <p>Node <b>${escapeHtml(nodeName)}</b></p>
 ${rows}
+${s === null ? "" : treesLine(s)}
 ${kubernetesLine(k)}
 ${processesLine(p)}
 <ul><li><a href="metrics">/metrics</a></li><li><a href="healthz">/healthz</a></li><li><a href="readyz">/readyz</a></li></ul>

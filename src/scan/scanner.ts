@@ -36,6 +36,12 @@ export interface ScannerOptions {
 
 export class HostRootError extends Error {}
 
+/** What --host-root must be, and how to get there, for the error messages below. */
+const HOST_ROOT_HINT =
+  "--host-root (env VCE_HOST_ROOT) must be the directory where the node's filesystem is mounted, " +
+  "the one holding run/ and var/lib/ (the chart mounts the node's state trees under /host): " +
+  "mount it (a hostPath volume) or pass the directory it is mounted at";
+
 /** A host root we cannot use at all is an error; missing trees under it are not. */
 export function checkHostRoot(hostRoot: string): void {
   let isDir: boolean;
@@ -43,9 +49,17 @@ export function checkHostRoot(hostRoot: string): void {
     isDir = statSync(hostRoot).isDirectory();
   } catch (err: unknown) {
     const code = (err as NodeJS.ErrnoException).code ?? "error";
-    throw new HostRootError(`host root ${hostRoot} is not usable: ${code}`);
+    const what =
+      code === "ENOENT"
+        ? "does not exist"
+        : code === "EACCES"
+          ? "cannot be read by this user"
+          : code === "ENOTDIR"
+            ? "is below a file, not a directory"
+            : "is not usable";
+    throw new HostRootError(`host root ${hostRoot} ${what} (${code}); ${HOST_ROOT_HINT}`);
   }
-  if (!isDir) throw new HostRootError(`host root ${hostRoot} is not a directory`);
+  if (!isDir) throw new HostRootError(`host root ${hostRoot} is not a directory; ${HOST_ROOT_HINT}`);
 }
 
 interface TreeListing {

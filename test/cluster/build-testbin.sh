@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Build the pinned binaries used by the "real test cluster" (envtest-style)
-# integration tests: kube-apiserver, etcd and helm, all compiled from Go
-# modules (the module proxy is the only thing this needs to reach).
+# Build the pinned binaries the integration tests run: kube-apiserver and etcd (the
+# "real test cluster", envtest-style), helm, and Prometheus + promtool (the current 3.x
+# release and the 2.53 LTS line), all compiled from Go modules (the module proxy is the only
+# thing this needs to reach).
 #
 # Output layout (outside the repository):
 #   ${VCE_TESTBIN_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/virtcontainers-exporter/testbin}/<name>-<version>/<name>
+# (prometheus-lts and promtool-lts are prometheus-v2.53.N/prometheus and promtool-v2.53.N/promtool)
 #
 # Idempotent: a binary that is already present and executable is not rebuilt.
 # Builds go to a temporary file that is renamed into place only on success,
@@ -14,16 +16,24 @@
 #   test/cluster/build-testbin.sh            build what is missing, print "<name> <path>" per tool
 #   test/cluster/build-testbin.sh --print    only print "<name> <path>" (no build); exit 3 if any is missing
 #   test/cluster/build-testbin.sh kube-apiserver etcd   restrict to the named tools
+#   tools: etcd kube-apiserver helm prometheus promtool prometheus-lts promtool-lts
 #
-# Cold build on 2 cores takes tens of minutes (kube-apiserver dominates);
-# the module cache (GOMODCACHE) and build cache (GOCACHE) make rebuilds cheap.
+# A cold build of everything takes about 40 minutes on 2 cores (kube-apiserver about 13,
+# each Prometheus line about 8; more on a busy machine); the module cache (GOMODCACHE) and build cache (GOCACHE) make
+# rebuilds cheap. Progress goes to stderr: a line per tool, and one every 30 s while it builds.
 set -euo pipefail
 
 HELM_VERSION="v3.22.0"
 KUBE_VERSION="v1.37.2"
 ETCD_VERSION="v3.6.16"
+# github.com/prometheus/prometheus serves release 3.N.M as module version v0.3NN.M and 2.N.M
+# as v0.N.M: PROMETHEUS_* is the current 3.x release, PROMETHEUS_LTS_* the 2.53 LTS line.
+PROMETHEUS_VERSION="v3.16.0"
+PROMETHEUS_MODULE_VERSION="v0.316.0"
+PROMETHEUS_LTS_VERSION="v2.53.3"
+PROMETHEUS_LTS_MODULE_VERSION="v0.53.3"
 
-ALL_TOOLS=(etcd kube-apiserver helm)
+ALL_TOOLS=(etcd kube-apiserver helm prometheus promtool prometheus-lts promtool-lts)
 
 TESTBIN_DIR="${VCE_TESTBIN_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/virtcontainers-exporter/testbin}"
 
@@ -31,6 +41,8 @@ TESTBIN_DIR="${VCE_TESTBIN_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/virtcontainers-e
 export GOTOOLCHAIN=local
 # Static binaries; nothing here needs cgo.
 export CGO_ENABLED=0
+# No go.work of the surroundings applies to these builds.
+export GOWORK=off
 
 print_only=0
 tools=()
@@ -41,7 +53,7 @@ for arg in "$@"; do
       sed -n '2,20p' "$0"
       exit 0
       ;;
-    etcd | kube-apiserver | helm) tools+=("$arg") ;;
+    etcd | kube-apiserver | helm | prometheus | promtool | prometheus-lts | promtool-lts) tools+=("$arg") ;;
     *)
       echo "build-testbin.sh: unknown argument: $arg" >&2
       exit 2
@@ -59,10 +71,26 @@ version_of() {
     etcd) echo "$ETCD_VERSION" ;;
     kube-apiserver) echo "$KUBE_VERSION" ;;
     helm) echo "$HELM_VERSION" ;;
+    prometheus | promtool) echo "$PROMETHEUS_VERSION" ;;
+    prometheus-lts | promtool-lts) echo "$PROMETHEUS_LTS_VERSION" ;;
   esac
 }
 
-bin_path() { echo "$TESTBIN_DIR/$1-$(version_of "$1")/$1"; }
+# Minutes a cold build of the tool takes on 2 idle cores (measured; shown while it builds).
+expected_minutes() {
+  case "$1" in
+    etcd) echo 3 ;;
+    kube-apiserver) echo 13 ;;
+    helm) echo 4 ;;
+    prometheus | prometheus-lts) echo 8 ;;
+    promtool | promtool-lts) echo 1 ;;
+  esac
+}
+
+bin_path() {
+  local name="${1%-lts}"
+  echo "$TESTBIN_DIR/$name-$(version_of "$1")/$name"
+}
 
 # Path of a module's go.mod file in the module cache (downloads it if needed).
 gomod_file() {
@@ -167,7 +195,85 @@ build_kube_apiserver() {
   mv "$tmpbin/kube-apiserver" "$out"
 }
 
+# Prometheus and promtool: `go install` of the module's cmd/<name> (a throwaway main module
+# when the module's go.mod has replace directives, as 2.53 has). Without -X the binary reports
+# an empty version.
+build_prometheus() {
+  local name="$1" version="$2" modver="$3" out="$4" tmpbin="$5"
+  local mod=github.com/prometheus/prometheus info upstream dir released date
+  info="$(go mod download -json "$mod@$modver")"
+  upstream="$(sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",\{0,1\}$/\1/p' <<<"$info")"
+  dir="$(sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p' <<<"$info")"
+  released="$(cat "$dir/VERSION")"
+  if [[ "v$released" != "$version" ]]; then
+    log "$mod@$modver is release $released, not $version: fix the pinned versions"
+    return 1
+  fi
+  # The release time from the proxy's .info file, as Prometheus's own builds format BuildDate.
+  date="$(sed -n 's/^[[:space:]]*"Info": "\(.*\)",\{0,1\}$/\1/p' <<<"$info")"
+  date="$(sed -n 's/.*"Time": *"\([0-9]*\)-\([0-9]*\)-\([0-9]*\)T\([0-9:]*\)Z.*/\1\2\3-\4/p' "$date")"
+  local ldflags="-s -w"
+  ldflags+=" -X github.com/prometheus/common/version.Version=$released"
+  ldflags+=" -X github.com/prometheus/common/version.Revision=$modver"
+  ldflags+=" -X github.com/prometheus/common/version.Branch=HEAD"
+  ldflags+=" -X github.com/prometheus/common/version.BuildUser=virtcontainers-exporter"
+  ldflags+=" -X github.com/prometheus/common/version.BuildDate=$date"
+  local pkg="$mod/cmd/$name"
+  if grep -qE '^replace' "$upstream"; then
+    local lines=() line
+    # replace and exclude directives only apply from the main module: copy them (module
+    # replacements only; a local-path one cannot be followed outside its repository).
+    while IFS= read -r line; do
+      lines+=("$line")
+    done < <(awk '
+      /^(replace|exclude)[[:space:]]*\(/ { kw = $1; inblk = 1; next }
+      inblk && /^\)/ { inblk = 0; next }
+      inblk && NF > 0 && $1 !~ /^\/\// { print kw " " $0; next }
+      /^(replace|exclude)[[:space:]]+[^(]/ { print }
+    ' "$upstream")
+    if printf '%s\n' "${lines[@]}" | grep -qE '=>[[:space:]]*\.'; then
+      log "$mod@$modver replaces a module with a local path; cannot build it outside its repository"
+      return 1
+    fi
+    local work="$TESTBIN_DIR/.build/$name-$version"
+    write_throwaway_module "$work" "$mod" "$modver" "$upstream" "${lines[@]}"
+    (cd "$work" && go build -mod=mod -trimpath -tags netgo -ldflags="$ldflags" -o "$tmpbin/$name" "$pkg")
+  else
+    GOBIN="$tmpbin" go install -trimpath -tags netgo -ldflags="$ldflags" "$pkg@$modver"
+  fi
+  mv "$tmpbin/$name" "$out"
+}
+
+# While a build runs: a line every 30 s with the elapsed time (a cold build is silent for minutes).
+start_ticker() {
+  local tool="$1" minutes="$2" began=$SECONDS
+  (
+    while sleep 30; do
+      log "... still building $tool: $(((SECONDS - began) / 60))m$(((SECONDS - began) % 60))s so far (about $minutes min cold on 2 cores)"
+    done
+  ) &
+  ticker=$!
+}
+stop_ticker() {
+  if [[ -n "${ticker:-}" ]]; then
+    kill "$ticker" 2>/dev/null || true
+    wait "$ticker" 2>/dev/null || true
+    ticker=""
+  fi
+}
+
 missing=0
+todo=()
+for tool in "${tools[@]}"; do
+  out="$(bin_path "$tool")"
+  [[ -x "$out" && -f "$out" ]] || todo+=("$tool")
+done
+if [[ $print_only -eq 0 && ${#todo[@]} -gt 0 ]]; then
+  total=0
+  for tool in "${todo[@]}"; do total=$((total + $(expected_minutes "$tool"))); done
+  log "to build: ${todo[*]} (about $total min cold on 2 cores, much less with a warm Go cache)"
+fi
+
 for tool in "${tools[@]}"; do
   out="$(bin_path "$tool")"
   if [[ -x "$out" && -f "$out" ]]; then
@@ -185,14 +291,22 @@ for tool in "${tools[@]}"; do
   fi
   mkdir -p "$(dirname "$out")"
   tmpbin="$(mktemp -d "$(dirname "$out")/.tmp.XXXXXX")"
-  trap 'rm -rf "$tmpbin"' EXIT
-  log "building $tool $(version_of "$tool") -> $out"
+  trap 'stop_ticker; rm -rf "$tmpbin"' EXIT
+  log "building $tool $(version_of "$tool") -> $out (about $(expected_minutes "$tool") min cold on 2 cores)"
   start=$SECONDS
+  start_ticker "$tool" "$(expected_minutes "$tool")"
   case "$tool" in
     helm) build_helm "$out.partial" "$tmpbin" ;;
     etcd) build_etcd "$out.partial" "$tmpbin" ;;
     kube-apiserver) build_kube_apiserver "$out.partial" "$tmpbin" ;;
+    prometheus | promtool)
+      build_prometheus "$tool" "$PROMETHEUS_VERSION" "$PROMETHEUS_MODULE_VERSION" "$out.partial" "$tmpbin"
+      ;;
+    prometheus-lts | promtool-lts)
+      build_prometheus "${tool%-lts}" "$PROMETHEUS_LTS_VERSION" "$PROMETHEUS_LTS_MODULE_VERSION" "$out.partial" "$tmpbin"
+      ;;
   esac
+  stop_ticker
   mv -f "$out.partial" "$out"
   rm -rf "$tmpbin"
   trap - EXIT

@@ -1,6 +1,6 @@
 /**
  * A real (envtest-style) Kubernetes control plane for integration tests:
- * etcd + kube-apiserver built by test/cluster/build-testbin.sh, started on
+ * etcd + kube-apiserver built by test/cluster/build-testbin.sh (npm run provision), started on
  * loopback ports chosen at run time, with a per-run data dir, CA, serving
  * certificate, admin client certificate (group system:masters) and
  * service-account signing key.
@@ -18,13 +18,12 @@
    objects and its own documentation builds request bodies as literals. */
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { randomBytes, generateKeyPairSync } from "node:crypto";
-import { closeSync, existsSync, openSync, rmSync } from "node:fs";
+import { closeSync, openSync, rmSync } from "node:fs";
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { request as httpsRequest } from "node:https";
 import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 
 import {
@@ -38,9 +37,9 @@ import {
   type V1ServiceAccount,
 } from "@kubernetes/client-node";
 
-const execFileAsync = promisify(execFile);
+import { toolPath, toolTable } from "../support/tools.js";
 
-export const BUILD_SCRIPT = fileURLToPath(new URL("./build-testbin.sh", import.meta.url));
+const execFileAsync = promisify(execFile);
 
 export interface TestBinaries {
   etcd: string;
@@ -49,12 +48,6 @@ export interface TestBinaries {
 }
 
 export interface StartClusterOptions {
-  /**
-   * Build missing binaries by running build-testbin.sh (a cold build takes
-   * tens of minutes). Default: true only if VCE_TESTBIN_AUTOBUILD=1;
-   * otherwise a missing binary is an error that says how to build it.
-   */
-  autoBuild?: boolean;
   /** Max time to wait for etcd health and apiserver /readyz. Default 90 s. */
   readyTimeoutMs?: number;
   /**
@@ -161,82 +154,18 @@ export function randomContainerId(runtime = "cri-o"): string {
 // ---------------------------------------------------------------------------
 // binaries
 
-function binariesFromEnv(): Partial<TestBinaries> {
-  const out: Partial<TestBinaries> = {};
-  const assets = process.env.KUBEBUILDER_ASSETS;
-  if (assets) {
-    out.etcd = join(assets, "etcd");
-    out.kubeApiserver = join(assets, "kube-apiserver");
-    out.helm = join(assets, "helm");
-  }
-  if (process.env.VCE_ETCD_BIN) out.etcd = process.env.VCE_ETCD_BIN;
-  if (process.env.VCE_KUBE_APISERVER_BIN) out.kubeApiserver = process.env.VCE_KUBE_APISERVER_BIN;
-  if (process.env.VCE_HELM_BIN) out.helm = process.env.VCE_HELM_BIN;
-  return out;
-}
-
-function parseScriptOutput(stdout: string): Partial<TestBinaries> {
-  const out: Partial<TestBinaries> = {};
-  for (const line of stdout.split("\n")) {
-    const m = /^(\S+) (.+)$/.exec(line.trim());
-    if (!m) continue;
-    const [, tool, path] = m;
-    if (tool === "etcd") out.etcd = path;
-    else if (tool === "kube-apiserver") out.kubeApiserver = path;
-    else if (tool === "helm") out.helm = path;
-  }
-  return out;
-}
-
 /**
- * Paths of the pinned test binaries (as build-testbin.sh lays them out),
- * overridable with KUBEBUILDER_ASSETS or VCE_{ETCD,KUBE_APISERVER,HELM}_BIN.
- * Does not check that they exist.
+ * Paths of the pinned test binaries (test/support/tools.ts: the provisioned cache, or
+ * KUBEBUILDER_ASSETS / VCE_{ETCD,KUBE_APISERVER,HELM}_BIN). Does not check that they exist.
  */
-export async function testBinaryPaths(): Promise<TestBinaries> {
-  let fromScript: Partial<TestBinaries> = {};
-  try {
-    const { stdout } = await execFileAsync("bash", [BUILD_SCRIPT, "--print"]);
-    fromScript = parseScriptOutput(stdout);
-  } catch (err: unknown) {
-    // exit code 3 == "some are missing": stdout still lists the paths.
-    const stdout = (err as { stdout?: unknown }).stdout;
-    if (typeof stdout === "string") fromScript = parseScriptOutput(stdout);
-  }
-  const merged = { ...fromScript, ...binariesFromEnv() };
-  if (!merged.etcd || !merged.kubeApiserver || !merged.helm) {
-    throw new Error(`could not determine test binary paths from ${BUILD_SCRIPT} --print`);
-  }
-  return { etcd: merged.etcd, kubeApiserver: merged.kubeApiserver, helm: merged.helm };
+export function testBinaryPaths(): TestBinaries {
+  const t = toolTable();
+  return { etcd: t.etcd.path, kubeApiserver: t["kube-apiserver"].path, helm: t.helm.path };
 }
 
-/** Resolve the binaries needed to run a cluster, building them if allowed. */
-export async function ensureTestBinaries(
-  autoBuild = process.env.VCE_TESTBIN_AUTOBUILD === "1",
-): Promise<TestBinaries> {
-  let bins = await testBinaryPaths();
-  const missing = [bins.etcd, bins.kubeApiserver].filter((p) => !existsSync(p));
-  if (missing.length === 0) return bins;
-  if (!autoBuild) {
-    throw new Error(
-      `test cluster binaries missing: ${missing.join(", ")}\n` +
-        `build them first (needs Go; a cold build takes tens of minutes):\n` +
-        `  bash ${BUILD_SCRIPT}\n` +
-        `or set VCE_TESTBIN_AUTOBUILD=1 to build on demand`,
-    );
-  }
-  await new Promise<void>((resolve, reject) => {
-    const child = spawn("bash", [BUILD_SCRIPT, "etcd", "kube-apiserver"], {
-      stdio: ["ignore", "ignore", "inherit"],
-    });
-    child.on("error", reject);
-    child.on("exit", (code, signal) => {
-      if (code === 0) resolve();
-      else reject(new Error(`${BUILD_SCRIPT} failed (code ${String(code)}, signal ${String(signal)})`));
-    });
-  });
-  bins = await testBinaryPaths();
-  return bins;
+/** The binaries needed to run a cluster; one line naming `npm run provision` when one is missing. */
+export function ensureTestBinaries(): TestBinaries {
+  return { etcd: toolPath("etcd"), kubeApiserver: toolPath("kube-apiserver"), helm: testBinaryPaths().helm };
 }
 
 // ---------------------------------------------------------------------------
@@ -653,7 +582,7 @@ function isApiStatus(err: unknown, code: number): boolean {
 export async function startCluster(opts: StartClusterOptions = {}): Promise<Cluster> {
   const readyTimeoutMs = opts.readyTimeoutMs ?? 90_000;
   const keep = opts.keepDataDir ?? process.env.VCE_CLUSTER_KEEP === "1";
-  const binaries = await ensureTestBinaries(opts.autoBuild);
+  const binaries = ensureTestBinaries();
 
   await sweepStaleDataDirs();
   const dataDir = await mkdtemp(join(tmpdir(), DATA_DIR_PREFIX));

@@ -7,24 +7,20 @@
  * same file.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 import { dumpYaml, loadYaml } from "@kubernetes/client-node";
 import { afterAll, describe, expect, it } from "vitest";
 
+import { PROMETHEUS_LINES, toolPath } from "../support/tools.js";
 import { CHART, onlyOf, parseObjects, render } from "./helm.js";
 import { REPO, TempDirs } from "./helpers.js";
 import { familyOf, TARGET_LABELS } from "./metrics-contract.js";
 import { promqlRefs, FUNCTIONS } from "./promql.js";
 
-const PROMTOOL = ["/usr/bin/promtool", "/usr/local/bin/promtool"].find((p) => existsSync(p));
-if (PROMTOOL === undefined) {
-  throw new Error(
-    "promtool is not installed (looked for /usr/bin/promtool and /usr/local/bin/promtool); " +
-      "install it with `apt-get install prometheus` (CI does this in .ci/run)",
-  );
-}
+/** promtool of each pinned Prometheus line (3.x and 2.53 LTS): the rules must work on both. */
+const PROMTOOLS = PROMETHEUS_LINES.map(({ line, promtool: tool }) => ({ line, bin: toolPath(tool) }));
 
 const RULES_FILE = join(CHART, "files", "alerts.yaml");
 const TESTS_FILE = join(REPO, "test", "integration", "alerts", "alerts.promtool.yaml");
@@ -76,8 +72,8 @@ afterAll(() => {
   temp.cleanup();
 });
 
-function promtool(args: readonly string[]): { status: number | null; out: string } {
-  const r = spawnSync(PROMTOOL ?? "promtool", args, { encoding: "utf8", timeout: 60_000 });
+function promtool(bin: string, args: readonly string[]): { status: number | null; out: string } {
+  const r = spawnSync(bin, args, { encoding: "utf8", timeout: 60_000 });
   return { status: r.status, out: `${r.stdout}${r.stderr}` };
 }
 
@@ -89,13 +85,13 @@ function failures(out: string): string[] {
 }
 
 /** Runs the promtool tests against a changed copy of the rules. */
-function testWithRules(change: (r: Rule) => Rule): { status: number | null; out: string } {
+function testWithRules(bin: string, change: (r: Rule) => Rule): { status: number | null; out: string } {
   const dir = temp.make("vce-alerts-");
   const changed = { groups: rules.groups.map((g) => ({ ...g, rules: g.rules.map(change) })) };
   writeFileSync(join(dir, "alerts.yaml"), dumpYaml(changed));
   const tests = { ...promtoolTests, rule_files: ["alerts.yaml"] };
   writeFileSync(join(dir, "tests.yaml"), dumpYaml(tests));
-  return promtool(["test", "rules", join(dir, "tests.yaml")]);
+  return promtool(bin, ["test", "rules", join(dir, "tests.yaml")]);
 }
 
 function evalTimes(pick: (t: AlertTest) => boolean): string[] {
@@ -106,19 +102,35 @@ function evalTimes(pick: (t: AlertTest) => boolean): string[] {
 
 // ---------------------------------------------------------------------------------------------
 
+for (const { line, bin } of PROMTOOLS) {
+  describe(`alert rules with promtool ${line}`, () => {
+    it("pass promtool check rules", () => {
+      const r = promtool(bin, ["check", "rules", RULES_FILE]);
+      expect(r.status, r.out).toBe(0);
+      expect(r.out).toContain(`SUCCESS: ${alerts.length} rules found`);
+    });
+
+    it("pass promtool test rules", () => {
+      const r = promtool(bin, ["test", "rules", TESTS_FILE]);
+      expect(r.status, r.out).toBe(0);
+      expect(r.out).toContain("SUCCESS");
+    });
+
+    it("every firing evaluation fails when the alerts cannot fire", () => {
+      const r = testWithRules(bin, (a) => ({ ...a, expr: "vector(1) == 0" }));
+      expect(r.status).not.toBe(0);
+      expect(failures(r.out)).toEqual(evalTimes((t) => t.exp_alerts.length > 0));
+    });
+
+    it("every quiet evaluation fails when the alerts fire at once (their `for` is what keeps them quiet)", () => {
+      const r = testWithRules(bin, (a) => ({ ...a, for: "0s" }));
+      expect(r.status).not.toBe(0);
+      expect(failures(r.out)).toEqual(evalTimes((t) => t.exp_alerts.length === 0));
+    });
+  });
+}
+
 describe("alert rules", () => {
-  it("pass promtool check rules", () => {
-    const r = promtool(["check", "rules", RULES_FILE]);
-    expect(r.status, r.out).toBe(0);
-    expect(r.out).toContain(`SUCCESS: ${alerts.length} rules found`);
-  });
-
-  it("pass promtool test rules", () => {
-    const r = promtool(["test", "rules", TESTS_FILE]);
-    expect(r.status, r.out).toBe(0);
-    expect(r.out).toContain("SUCCESS");
-  });
-
   it("have a promtool test for every alert with an evaluation that fires and one that does not", () => {
     expect(alerts.map((a) => a.alert).sort()).toEqual([
       "VirtcontainersExporterDown",
@@ -143,18 +155,6 @@ describe("alert rules", () => {
       ).toBe(true);
     }
     expect(new Set(evals.map((e) => e.alertname))).toEqual(new Set(alerts.map((a) => a.alert)));
-  });
-
-  it("every firing evaluation fails when the alerts cannot fire", () => {
-    const r = testWithRules((a) => ({ ...a, expr: "vector(1) == 0" }));
-    expect(r.status).not.toBe(0);
-    expect(failures(r.out)).toEqual(evalTimes((t) => t.exp_alerts.length > 0));
-  });
-
-  it("every quiet evaluation fails when the alerts fire at once (their `for` is what keeps them quiet)", () => {
-    const r = testWithRules((a) => ({ ...a, for: "0s" }));
-    expect(r.status).not.toBe(0);
-    expect(failures(r.out)).toEqual(evalTimes((t) => t.exp_alerts.length === 0));
   });
 
   it("have a severity, a summary, a description and an absolute runbook link to their section of docs/monitoring.md", () => {

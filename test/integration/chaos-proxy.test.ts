@@ -4,7 +4,7 @@
  * pod list with a field selector, node GET and pod watches, authenticated as
  * a ServiceAccount whose RBAC the API server applies behind the proxy.
  *
- * Needs the binaries from `bash test/cluster/build-testbin.sh`.
+ * Needs the binaries `npm run provision` builds (npm test does it first).
  */
 /* eslint-disable @typescript-eslint/no-unsafe-class-instance-assignment --
    client-node's generated models are data-only classes; request bodies are

@@ -10,7 +10,7 @@
  * x-kubernetes-preserve-unknown-fields. A mistyped field is then rejected, and a field the
  * schema does not know is pruned, which the read-back comparison catches.
  *
- * Needs the binaries from `bash test/cluster/build-testbin.sh` (CI builds them).
+ * Needs the binaries `npm run provision` builds (npm test does it first).
  */
 /* eslint-disable @typescript-eslint/no-unsafe-class-instance-assignment --
    @kubernetes/client-node's generated models are data-only classes; the client serializes plain

@@ -3,7 +3,7 @@
  * real etcd + kube-apiserver, Node/Pod fixtures, status subresource writes,
  * 410 Gone after etcd compaction, ServiceAccount kubeconfigs and RBAC.
  *
- * Needs the binaries from `bash test/cluster/build-testbin.sh`.
+ * Needs the binaries `npm run provision` builds (test/support/tools.ts).
  */
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -12,11 +12,12 @@ import { promisify } from "node:util";
 import { ApiException, CoreV1Api, Health, KubeConfig, Watch } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-import { randomContainerId, startCluster, testBinaryPaths, type Cluster } from "../cluster/cluster.js";
+import { randomContainerId, startCluster, type Cluster } from "../cluster/cluster.js";
+import { toolPath } from "../support/tools.js";
 
 const execFileAsync = promisify(execFile);
 
-const bins = await testBinaryPaths();
+const helmBin = toolPath("helm");
 
 interface WatchOutcome {
   /** ERROR event delivered in a 200 watch stream */
@@ -225,11 +226,11 @@ describe("test cluster (etcd + kube-apiserver)", () => {
     await expect(saCore.listNode({})).rejects.toMatchObject({ code: 403 });
   });
 
-  it.skipIf(!existsSync(bins.helm))("runs the pinned helm against the cluster", async () => {
-    const { stdout: version } = await execFileAsync(bins.helm, ["version", "--short"]);
+  it("runs the pinned helm against the cluster", async () => {
+    const { stdout: version } = await execFileAsync(helmBin, ["version", "--short"]);
     expect(version.trim()).toMatch(/^v3\.22\.0/);
     const { stdout } = await execFileAsync(
-      bins.helm,
+      helmBin,
       ["list", "--all-namespaces", "--kubeconfig", cluster.kubeconfigPath, "-o", "json"],
       {
         env: {

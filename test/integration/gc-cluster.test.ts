@@ -8,7 +8,7 @@
  * A directory is "owned" when its files carry the UID the API server gave the pod created for
  * it. Every test lists both trees afterwards: what was deleted and what was not.
  *
- * Needs the binaries from `bash test/cluster/build-testbin.sh`.
+ * Needs the binaries `npm run provision` builds (npm test does it first).
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import {

@@ -1,12 +1,12 @@
 /**
- * Helm for the chart tests: the pinned helm binary (test/cluster/build-testbin.sh, or
+ * Helm for the chart tests: the pinned helm binary (test/support/tools.ts: npm run provision, or
  * $VCE_HELM_BIN), `helm template` of charts/virtcontainers-exporter with values, and the
  * rendered YAML as objects. Helm runs with a throwaway HOME, so no user configuration or
  * kubeconfig is read. YAML is parsed with loadAllYaml of @kubernetes/client-node (a
  * dependency already), which gives typed Kubernetes objects.
  */
 import { execFile } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -23,7 +23,7 @@ import {
   type V1ServiceAccount,
 } from "@kubernetes/client-node";
 
-import { testBinaryPaths } from "../cluster/cluster.js";
+import { toolPath } from "../support/tools.js";
 import { REPO, childEnv } from "./helpers.js";
 
 const execFileAsync = promisify(execFile);
@@ -32,13 +32,7 @@ export const CHART = join(REPO, "charts", "virtcontainers-exporter");
 export const RELEASE = "virtcontainers-exporter";
 export const NAMESPACE = "virtcontainers-exporter";
 
-export const HELM = (await testBinaryPaths()).helm;
-if (!existsSync(HELM)) {
-  throw new Error(
-    `helm not found at ${HELM}: set VCE_HELM_BIN to a helm v3 binary, ` +
-      `or build the pinned one with: bash test/cluster/build-testbin.sh helm`,
-  );
-}
+export const HELM = toolPath("helm");
 
 export interface Run {
   readonly code: number;

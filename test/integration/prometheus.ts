@@ -1,19 +1,18 @@
 /**
- * A real Prometheus for integration tests: the apt package's server (2.42 in CI) as a child
- * process on 127.0.0.1, with a generated config, a throwaway TSDB and typed access to its HTTP
- * API (instant and range queries, label values).
+ * A real Prometheus for integration tests: the pinned server (test/support/tools.ts: the 3.x
+ * release by default, or the 2.53 LTS line) as a child process on 127.0.0.1, with a generated
+ * config, a throwaway TSDB and typed access to its HTTP API (instant and range queries, label
+ * values).
  *
  *   const prom = await startPrometheus(dir, [{ job_name: "x", static_configs: [{ targets: [...] }] }]);
  *   const up = await prom.query('up{job="x"}');
  *   await prom.stop();
  */
-import { existsSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 
+import { toolPath } from "../support/tools.js";
 import { Child, childEnv, freePort, pollUntil } from "./helpers.js";
-
-/** The Prometheus server binary, when installed (`apt-get install prometheus`). */
-export const PROMETHEUS_BIN = ["/usr/bin/prometheus", "/usr/local/bin/prometheus"].find((p) => existsSync(p));
 
 export interface PromSample {
   readonly metric: Readonly<Record<string, string>>;
@@ -49,6 +48,8 @@ export interface RangeOptions {
 
 export interface Prometheus {
   readonly child: Child;
+  /** The server's version, as /api/v1/status/buildinfo reports it ("3.16.0"). */
+  readonly version: string;
   /** http://127.0.0.1:<port> */
   readonly base: string;
   /** /api/v1/query: the vector (a scalar result becomes one sample without labels). Throws on an API error. */
@@ -85,14 +86,13 @@ async function apiGet<T>(
 export async function startPrometheus(
   dir: string,
   scrapeConfigs: readonly Readonly<Record<string, unknown>>[],
-  opts: { readonly scrapeInterval?: string } = {},
+  opts: {
+    readonly scrapeInterval?: string;
+    /** Which pinned server: the 3.x release (default) or the 2.53 LTS line. */
+    readonly tool?: "prometheus" | "prometheus-lts";
+  } = {},
 ): Promise<Prometheus> {
-  if (PROMETHEUS_BIN === undefined) {
-    throw new Error(
-      "prometheus is not installed (looked for /usr/bin/prometheus and /usr/local/bin/prometheus); " +
-        "install it with `apt-get install prometheus` (CI does this in .ci/run)",
-    );
-  }
+  const bin = toolPath(opts.tool ?? "prometheus");
   const interval = opts.scrapeInterval ?? "1s";
   const config = join(dir, "prometheus.yml");
   // JSON is YAML.
@@ -110,7 +110,7 @@ export async function startPrometheus(
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   const child = new Child(
-    PROMETHEUS_BIN,
+    bin,
     [
       `--config.file=${config}`,
       `--storage.tsdb.path=${join(dir, "data")}`,
@@ -120,6 +120,7 @@ export async function startPrometheus(
     childEnv(),
     dir,
   );
+  let version: string;
   try {
     await pollUntil(
       `Prometheus at ${base} to be ready`,
@@ -129,6 +130,7 @@ export async function startPrometheus(
       },
       { timeoutMs: 30_000, intervalMs: 100, describe: () => child.describe() },
     );
+    ({ version } = await apiGet<{ version: string }>(base, "/api/v1/status/buildinfo", []));
   } catch (err: unknown) {
     await child.stop();
     throw err;
@@ -136,6 +138,7 @@ export async function startPrometheus(
 
   return {
     child,
+    version,
     base,
     async query(promql) {
       const data = await apiGet<QueryData>(base, "/api/v1/query", [["query", promql]]);

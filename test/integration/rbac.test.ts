@@ -6,7 +6,7 @@
  * listing nodes, reading events, ...). The whole permission matrix is also checked with
  * SubjectAccessReviews, so a broader grant fails the test even for a call not made here.
  *
- * Needs the binaries from `bash test/cluster/build-testbin.sh` (CI builds them).
+ * Needs the binaries `npm run provision` builds (npm test does it first).
  */
 /* eslint-disable @typescript-eslint/no-unsafe-class-instance-assignment --
    @kubernetes/client-node's generated models are data-only classes; the client serializes plain

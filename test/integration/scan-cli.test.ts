@@ -162,7 +162,10 @@ describe("virtcontainers-exporter scan", () => {
     const r = cli(["scan", "--host-root", missing]);
     expect(r.code).toBe(1);
     expect(r.stdout).toBe("");
-    expect(r.stderr).toBe(`virtcontainers-exporter: host root ${missing} is not usable: ENOENT\n`);
+    expect(r.stderr).toMatch(/\n$/);
+    expect(r.stderr.trimEnd().split("\n")).toEqual([
+      `virtcontainers-exporter: host root ${missing} does not exist (ENOENT); --host-root (env VCE_HOST_ROOT) must be the directory where the node's filesystem is mounted, the one holding run/ and var/lib/ (the chart mounts the node's state trees under /host): mount it (a hostPath volume) or pass the directory it is mounted at`,
+    ]);
   });
 
   it("exits 1 with one line on stderr for a host root that is a regular file", () => {
@@ -171,7 +174,11 @@ describe("virtcontainers-exporter scan", () => {
     const r = cli(["scan", "--host-root", file, "--output", "json"]);
     expect(r.code).toBe(1);
     expect(r.stdout).toBe("");
-    expect(r.stderr).toBe(`virtcontainers-exporter: host root ${file} is not a directory\n`);
+    expect(r.stderr).toMatch(
+      new RegExp(
+        `^virtcontainers-exporter: host root ${file} is not a directory; --host-root \\(env VCE_HOST_ROOT\\) must be .*\n$`,
+      ),
+    );
   });
 
   it("exits 2 for an unknown flag", () => {

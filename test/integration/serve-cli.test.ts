@@ -3,6 +3,7 @@
  * 127.0.0.1 with a free port, against a copy of examples/host.
  */
 import { spawnSync } from "node:child_process";
+import { createServer, type AddressInfo } from "node:net";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import {
@@ -112,13 +113,42 @@ describe("serve: usage errors", () => {
     const r = run(["serve", "--host-root", join(hostRoot, "no-such-dir"), "--listen", "127.0.0.1:0"]);
     expect(r.code).toBe(1);
     expect(r.stdout).toBe("");
-    expect(r.stderr).toMatch(/^virtcontainers-exporter: host root .*no-such-dir is not usable: ENOENT\n$/);
+    // what was expected (the mount of the node's filesystem) and how to fix it, on one line
+    expect(r.stderr).toMatch(
+      /^virtcontainers-exporter: host root .*no-such-dir does not exist \(ENOENT\); --host-root \(env VCE_HOST_ROOT\) must be the directory where the node's filesystem is mounted, the one holding run\/ and var\/lib\/ .*hostPath.*\n$/,
+    );
+  });
+
+  it("a --listen address already in use stops it with one line naming the address and the flag, exit 1", async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
+    try {
+      const port = (taken.address() as AddressInfo).port;
+      const r = run([
+        "serve",
+        "--host-root",
+        hostRoot,
+        "--listen",
+        `127.0.0.1:${port}`,
+        "--kubernetes",
+        "off",
+      ]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toBe(
+        `virtcontainers-exporter: cannot listen on 127.0.0.1:${port}: the address is already in use ` +
+          "(another exporter, or another program on that port) (EADDRINUSE); choose another with --listen HOST:PORT (env VCE_LISTEN)\n",
+      );
+    } finally {
+      taken.close();
+    }
   });
 
   it("an invalid value in the environment is refused the same way", () => {
     const r = run(["serve", "--host-root", hostRoot], childEnv({ VCE_LISTEN: "nope" }));
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/^virtcontainers-exporter: --listen: "nope" is not HOST:PORT/);
+    expect(r.stderr).toBe(
+      'virtcontainers-exporter: --listen: "nope" is not HOST:PORT (examples: :10482, 0.0.0.0:10482, [::1]:10482)\n',
+    );
   });
 });
 
@@ -171,6 +201,50 @@ describe("serve: a running exporter", () => {
     expect(msgs).toContain("listening");
     expect(msgs).toContain("first scan done; ready");
     expect(msgs.at(-1)).toBe("stopping");
+  });
+
+  it("on a host root with none of the state trees: every tree 0 in the metric, a warning at start and on the landing page", async () => {
+    const empty = temp.make("vce-empty-root-");
+    const e = track(await startExporter(empty, ["--kubernetes", "off"]));
+    const samples = parseExposition((await text(`${e.base}/metrics`)).body);
+    const trees = select(samples, "virtcontainers_state_tree_present").map(
+      (s) => `${s.labels.layout ?? ""} ${s.labels.tree ?? ""} ${s.value}`,
+    );
+    expect(trees.sort()).toEqual([
+      "kata1 run/vc/sbs 0",
+      "kata1 var/lib/vc/sbs 0",
+      "persist run/vc/sbs 0",
+      "persist var/lib/vc/sbs 0",
+      "virtcontainers run/virtcontainers/pods 0",
+      "virtcontainers run/virtcontainers/sandboxes 0",
+      "virtcontainers var/lib/virtcontainers/pods 0",
+      "virtcontainers var/lib/virtcontainers/sandboxes 0",
+    ]);
+    expect((await text(`${e.base}/`)).body).toContain(
+      `<b>Warning: none of the state trees was found under ${empty}.</b>`,
+    );
+    const warnings = e.child.stdout
+      .trimEnd()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { level: number; msg: string; expected?: string[] })
+      .filter((l) => l.level === 40);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]?.msg).toMatch(/^none of the state trees was found under the host root/);
+    expect(warnings[0]?.expected).toContain("run/virtcontainers/pods");
+
+    // and with the example tree: the trees it has are 1, no warning
+    const full = track(await startExporter(hostRoot, ["--kubernetes", "off"]));
+    const present = select(
+      parseExposition((await text(`${full.base}/metrics`)).body),
+      "virtcontainers_state_tree_present",
+    );
+    expect(
+      present
+        .filter((s) => s.value === 1)
+        .map((s) => s.labels.tree)
+        .sort(),
+    ).toEqual(["run/virtcontainers/pods", "var/lib/virtcontainers/pods"]);
+    expect(full.child.stdout).not.toContain("none of the state trees");
   });
 
   it("--no-collector.devices drops the device families and keeps the pod families", async () => {

@@ -9,6 +9,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startCluster, type Cluster } from "../cluster/cluster.js";
+import { toolPath } from "../support/tools.js";
 import { installChartRbac } from "./chart-rbac.js";
 import {
   CFG,
@@ -99,7 +100,7 @@ describe("serve with the chart's ServiceAccount", () => {
     expect(await nodeEvents("OrphanPodStateFound")).toHaveLength(1);
     // the whole exposition, Kubernetes and GC families included, passes promtool's lint
     const text = (await httpGet(`${e.base}/metrics`)).body.toString();
-    const lint = spawnSync("promtool", ["check", "metrics"], { input: text, encoding: "utf8" });
+    const lint = spawnSync(toolPath("promtool"), ["check", "metrics"], { input: text, encoding: "utf8" });
     expect({ status: lint.status, out: lint.stdout + lint.stderr }).toEqual({ status: 0, out: "" });
     expect([existsSync(join(root, RUN, K8S_POD)), existsSync(join(root, CFG, K8S_POD))]).toEqual([
       true,

@@ -1,4 +1,8 @@
-/** Collector `problems`: files that could not be used in the current snapshot. */
+/**
+ * Collector `problems`: files that could not be used in the current snapshot, and which of the
+ * state trees exist (a host root with none of them is a broken mount, not an idle node).
+ */
+import { treeSet } from "../../format/layout.js";
 import { allProblems } from "../../scan/snapshot.js";
 import type { Collector, Family } from "../exposition.js";
 
@@ -23,6 +27,24 @@ const families: Family[] = [
           ],
           value: e.n,
         };
+      }
+    },
+  },
+  {
+    name: "virtcontainers_state_tree_present",
+    help: "1 if the state tree (its directory under the host root) could be listed, 0 if it is missing or unusable; one series per layout the tree holds.",
+    type: "gauge",
+    *samples(s) {
+      for (const t of s.trees) {
+        for (const layout of treeSet(t.set).layouts) {
+          yield {
+            labels: [
+              ["layout", layout],
+              ["tree", t.path],
+            ],
+            value: t.present ? 1 : 0,
+          };
+        }
       }
     },
   },

@@ -2,6 +2,8 @@ import type { AddressInfo } from "node:net";
 import { createServer } from "node:http";
 import { describe, expect, it } from "vitest";
 import { createApp, escapeHtml, type AppSource } from "../../../src/http/app.js";
+import type { Snapshot } from "../../../src/scan/snapshot.js";
+import { snapshot, trees } from "../../support/records.js";
 
 describe("escapeHtml", () => {
   it("escapes a script tag", () => {
@@ -117,5 +119,45 @@ describe("the landing page's process metrics line", () => {
       "<p>Process metrics: off (--no-collector.processes).</p>",
     );
     expect(await landing(undefined)).not.toContain("Process metrics");
+  });
+});
+
+describe("the landing page's state trees", () => {
+  async function landingOf(s: Snapshot): Promise<string> {
+    const source: AppSource = {
+      ready: true,
+      snapshot: s,
+      render: () => Promise.resolve([]),
+      countScrape: () => undefined,
+    };
+    const server = createServer(createApp(source, "node-a"));
+    await new Promise<void>((resolve) => server.listen({ host: "127.0.0.1", port: 0 }, resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      return await (await fetch(`http://127.0.0.1:${port}/`)).text();
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => {
+        server.close(() => {
+          resolve();
+        });
+      });
+    }
+  }
+
+  it("lists each tree as found or missing, with no warning when one is found", async () => {
+    const body = await landingOf(snapshot([], trees({ config: { present: false } })));
+    expect(body).toContain(
+      "<p>State trees under /host: run/virtcontainers/pods found, var/lib/virtcontainers/pods <b>missing</b>.</p>",
+    );
+    expect(body).not.toContain("Warning");
+  });
+
+  it("warns when none of the trees was found (a broken --host-root mount looks like an idle node)", async () => {
+    const body = await landingOf(
+      snapshot([], trees({ run: { present: false }, config: { present: false } })),
+    );
+    expect(body).toContain("<b>Warning: none of the state trees was found under /host.</b>");
+    expect(body).toContain("--host-root");
   });
 });
