@@ -331,6 +331,7 @@ for (const { line } of PROMETHEUS_LINES) {
         ).toEqual({
           matched: 1,
           orphan: 5,
+          superseded: 0,
           unmanaged: 1,
           unknown: 0,
         });
