@@ -47,6 +47,8 @@ export interface ServeConfig {
   readonly maxFileBytes: number;
   readonly collectors: readonly string[];
   readonly layouts: readonly LayoutName[];
+  /** --web.config.file, absolute; null: plain HTTP without authentication. */
+  readonly webConfigFile: string | null;
 }
 
 export interface GcConfig {
@@ -145,6 +147,12 @@ export const SERVE_FLAGS: readonly FlagSpec[] = [
     def: LAYOUT_NAMES.join(","),
     help: "the generations of the state to read: virtcontainers, kata1, persist",
   },
+  {
+    flag: "web.config.file",
+    env: "VCE_WEB_CONFIG_FILE",
+    def: "(none)",
+    help: "exporter-toolkit web configuration file: TLS, basic auth, response headers",
+  },
 ];
 
 export const SERVE_USAGE = [
@@ -223,6 +231,7 @@ export function loadServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv)
     ),
     collectors: Object.freeze(collectors),
     layouts: Object.freeze(parseSubset("--layouts", val("layouts"), LAYOUT_NAMES)),
+    webConfigFile: webConfigFile(get("web.config.file", "VCE_WEB_CONFIG_FILE", "")),
   });
 }
 
@@ -268,6 +277,12 @@ export function loadGcConfig(val: (flag: string) => string, mode?: GcMode): GcCo
     ] as const),
     procRoot: resolve(parsePath("--proc-root", val("proc-root"))),
   });
+}
+
+/** --web.config.file: a path (its contents are checked when the server starts), or none. */
+function webConfigFile(text: string): string | null {
+  if (text === "") return null;
+  return resolve(parsePath("--web.config.file", text));
 }
 
 /** `--collector.x` alone means on. */

@@ -6,6 +6,7 @@ import { COLLECTOR_NAMES } from "../../../src/metrics/collectors/index.js";
 import { GcMetrics } from "../../../src/metrics/gc.js";
 import { KubeMetrics } from "../../../src/metrics/kube.js";
 import { SelfMetrics } from "../../../src/metrics/self.js";
+import { WebMetrics } from "../../../src/metrics/web.js";
 import { EXAMPLE_HOST, renderSnapshot, scanTree } from "./helpers.js";
 
 const REPO = new URL("../../../", import.meta.url).pathname;
@@ -35,6 +36,7 @@ async function exposedFamilies(): Promise<string[]> {
   const self = new SelfMetrics("node-a");
   new GcMetrics(self.registry, "dry-run");
   new KubeMetrics(self.registry, () => ({ usable: true, lastContactMs: 1, nodeConfirmed: true }));
+  new WebMetrics(self.registry);
   return [
     ...familyNames(renderSnapshot(await scanTree(EXAMPLE_HOST), { matches: [] })),
     ...familyNames(await self.registry.metrics()),
