@@ -12,8 +12,15 @@ import { join } from "node:path";
 
 import { Child, childEnv, freePort, pollUntil } from "./helpers.js";
 
-/** The Prometheus server binary, when installed (`apt-get install prometheus`). */
-export const PROMETHEUS_BIN = ["/usr/bin/prometheus", "/usr/local/bin/prometheus"].find((p) => existsSync(p));
+/** The Prometheus server binary, when installed: on PATH, or `apt-get install prometheus`. */
+export const PROMETHEUS_BIN = [
+  ...(process.env.PATH ?? "")
+    .split(":")
+    .filter((d) => d !== "")
+    .map((d) => join(d, "prometheus")),
+  "/usr/bin/prometheus",
+  "/usr/local/bin/prometheus",
+].find((p) => existsSync(p));
 
 export interface PromSample {
   readonly metric: Readonly<Record<string, string>>;
