@@ -85,7 +85,11 @@ export class WebServer {
     }
     const clientCerts = clientCertSettings(config.spec.tls?.clientAuth ?? "NoClientCert");
     const server = createHttpsServer({ ...config.tlsOptions, ...clientCerts }, handler);
-    server.on("tlsClientError", (err: Error) => {
+    server.on("tlsClientError", (err: Error, socket: TLSSocket) => {
+      // A client that hangs up without a TLS error (a kubelet TCP probe, a port scan) is no failure;
+      // an untrusted client certificate also ends in a hang-up, with its verification error.
+      const hangUp = "code" in err && err.code === "ECONNRESET";
+      if (hangUp && (socket.authorizationError ?? null) === null) return;
       opts.metrics?.tlsHandshakeFailures.inc();
       opts.log.debug({ err: err.message }, "TLS handshake failed");
     });
