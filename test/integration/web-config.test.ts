@@ -279,6 +279,23 @@ describe("changes on disk", () => {
   });
 });
 
+describe("what a reload cannot change", () => {
+  it("a file that turns TLS off is refused while running (a restart is needed); HTTPS goes on", async () => {
+    const dir = temp.make("vce-web-");
+    const exp = await startWebExporter(hostRoot, writeConfig(dir, TLS_AUTH(server)), { ca: ca.cert });
+    children.push(exp.child);
+    writeConfig(dir, ["basic_auth_users:", `  prometheus: "${hash("s3cret")}"`]);
+    await pollUntil(
+      "the warning",
+      () => (exp.child.stdout.includes("turning TLS off needs a restart") ? true : undefined),
+      { timeoutMs: 20_000, describe: () => exp.child.describe() },
+    );
+    const r = await httpsGet(`${exp.base}/metrics`, { ca: ca.cert, user: "prometheus", password: "s3cret" });
+    expect(r.status).toBe(200);
+    expect(sampleValue(r.body, "virtcontainers_web_config_last_reload_successful")).toBe(0);
+  });
+});
+
 describe("a malformed file stops serve at start with one line naming the file", () => {
   function run(args: readonly string[]) {
     const r = spawnSync(process.execPath, [CLI, ...args], {
