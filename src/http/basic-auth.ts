@@ -22,6 +22,7 @@ export interface BasicAuthOptions {
   readonly compare?: (password: string, hash: string) => Promise<boolean>;
 }
 
+const MAX_PASSWORD_BYTES = 72;
 const BASIC = /^Basic +([A-Za-z0-9+/]+={0,2}) *$/i;
 
 export class BasicAuth {
@@ -60,6 +61,8 @@ export class BasicAuth {
     if (colon < 0) return "invalid";
     const user = decoded.slice(0, colon);
     const password = decoded.slice(colon + 1);
+    // bcrypt reads 72 bytes; longer passwords would match on their first 72 (Go's bcrypt refuses them).
+    if (Buffer.byteLength(password, "utf8") > MAX_PASSWORD_BYTES) return "invalid";
     const hash = this.users.get(user);
     const known = hash !== undefined;
     const key = createHash("sha256")

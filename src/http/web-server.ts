@@ -65,6 +65,8 @@ export class WebServer {
   private auth: BasicAuth | null = null;
   private timer: NodeJS.Timeout | null = null;
   private lastSignature = "";
+  /** A changed signature waits one more check: a file being written is not read half-way. */
+  private pendingSignature = "";
   private attemptedFiles: readonly string[] = [];
   private failing = false;
 
@@ -151,13 +153,20 @@ export class WebServer {
     });
   };
 
-  /** Re-reads the configuration when the file or a certificate file it names changed. */
+  /**
+   * Re-reads the configuration when the file or a certificate file it names changed and then
+   * stayed unchanged for one check (a truncated file read mid-write could otherwise weaken it).
+   */
   check(): void {
     const current = this.current;
     if (current === null) return;
     const files = [...new Set([...current.files, ...this.attemptedFiles])];
     const signature = files.map(fileSignature).join("|");
     if (signature === this.lastSignature) return;
+    if (signature !== this.pendingSignature) {
+      this.pendingSignature = signature;
+      return;
+    }
     this.lastSignature = signature;
     const loaded = loadWebConfig(current.path);
     this.attemptedFiles = loaded.ok ? loaded.config.files : loaded.files;

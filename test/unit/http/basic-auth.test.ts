@@ -58,6 +58,13 @@ describe("BasicAuth", () => {
     expect([ALICE, BOB]).toContain(c.calls[1]);
   });
 
+  it("refuses a password longer than bcrypt's 72 bytes, even one whose first 72 bytes match", async () => {
+    const long = "p".repeat(72);
+    const auth = new BasicAuth(new Map([["alice", bcrypt.hashSync(long, 4)]]));
+    expect(await auth.check(header("alice", long))).toBe("ok");
+    expect(await auth.check(header("alice", `${long}extra`))).toBe("invalid");
+  });
+
   it("an unknown user given a configured user's password is refused", async () => {
     const auth = new BasicAuth(new Map([["alice", ALICE]]));
     expect(await auth.check(header("mallory", "alice-pw"))).toBe("invalid");
