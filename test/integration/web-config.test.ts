@@ -147,6 +147,22 @@ describe("mTLS (RequireAndVerifyClientCert)", () => {
     expect(sampleValue(text, "virtcontainers_web_tls_handshake_failures_total")).toBeGreaterThanOrEqual(3);
   });
 
+  it("VerifyClientCertIfGiven serves a client without a certificate or with a trusted one, and refuses a foreign one", async () => {
+    const dir = temp.make("vce-web-");
+    const config = writeConfig(dir, [
+      "tls_server_config:",
+      `  cert_file: ${server.cert}`,
+      `  key_file: ${server.key}`,
+      `  client_ca_file: ${ca.cert}`,
+      "  client_auth_type: VerifyClientCertIfGiven",
+    ]);
+    const exp = await startWebExporter(hostRoot, config, { ca: ca.cert });
+    children.push(exp.child);
+    expect((await httpsGet(`${exp.base}/metrics`, { ca: ca.cert })).status).toBe(200);
+    expect((await httpsGet(`${exp.base}/metrics`, { ca: ca.cert, client })).status).toBe(200);
+    await expect(httpsGet(`${exp.base}/metrics`, { ca: ca.cert, client: stranger })).rejects.toThrow();
+  });
+
   it("RequireAnyClientCert refuses a connection without a certificate and takes any certificate", async () => {
     const dir = temp.make("vce-web-");
     const config = writeConfig(dir, [
