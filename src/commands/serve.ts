@@ -1,10 +1,13 @@
 /** `virtcontainers-exporter serve` (the default): wiring only. */
 import type { AddressInfo } from "node:net";
-import { createServer, type Server } from "node:http";
+import type { Server } from "node:http";
 import { loadServeConfig, type ServeConfig } from "../config/serve-config.js";
 import { ConfigError, StartupError } from "../config/values.js";
 import { createApp } from "../http/app.js";
+import { loadWebConfig, type WebConfig } from "../http/web-config.js";
+import { describeWebConfig, WebServer } from "../http/web-server.js";
 import { createLogger, type Logger } from "../log.js";
+import { WebMetrics } from "../metrics/web.js";
 import { checkHostRoot } from "../scan/scanner.js";
 import { ExporterService, type KubernetesServiceOptions } from "../service.js";
 
@@ -13,6 +16,7 @@ export async function runServe(argv: readonly string[], env: NodeJS.ProcessEnv):
   // A host root that is not there is a configuration error: say so once and exit (the trees
   // below it may be missing; that is a node without pods and is served as such).
   checkHostRoot(config.hostRoot);
+  const webConfig = openWebConfig(config.webConfigFile);
   const log = createLogger(config.logLevel);
   log.info({ config }, "starting");
   const service = new ExporterService({
@@ -43,15 +47,26 @@ export async function runServe(argv: readonly string[], env: NodeJS.ProcessEnv):
     },
     config.nodeName,
   );
-  const server = createServer(app);
+  const web = new WebServer({
+    app,
+    config: webConfig,
+    metrics: webConfig === null ? null : new WebMetrics(service.self.registry),
+    log,
+  });
+  const server = web.server;
   server.keepAliveTimeout = 65_000;
   await listen(server, config.listen.host, config.listen.port);
+  web.start();
   const addr = server.address() as AddressInfo;
-  log.info({ address: addr.address, port: addr.port }, "listening");
+  log.info({ address: addr.address, port: addr.port, web: describeWebConfig(webConfig) }, "listening");
+  if (webConfig !== null && webConfig.tlsOptions === null && webConfig.spec.users.size > 0) {
+    log.warn("basic authentication without tls_server_config: passwords cross the network in clear");
+  }
 
   const stopped = new Promise<number>((resolve) => {
     const stop = (signal: string) => {
       log.info({ signal }, "stopping");
+      web.stop();
       server.close();
       server.closeAllConnections();
       void service.stop().then(() => {
@@ -68,6 +83,14 @@ export async function runServe(argv: readonly string[], env: NodeJS.ProcessEnv):
   await service.start();
   log.info({ pods: service.snapshot?.pods.length ?? 0 }, "first scan done; ready");
   return stopped;
+}
+
+/** The web configuration file checked at start: one line naming the file and the problem, exit 2. */
+function openWebConfig(path: string | null): WebConfig | null {
+  if (path === null) return null;
+  const loaded = loadWebConfig(path);
+  if (!loaded.ok) throw new ConfigError(`--web.config.file ${path}: ${loaded.error}`);
+  return loaded.config;
 }
 
 /** The API client, loaded only when the pod view is on (so `--kubernetes off` never loads it). */

@@ -53,6 +53,8 @@ export interface ServeConfig {
   readonly layouts: readonly LayoutName[];
   /** The processes collector samples the pods' host processes this often. */
   readonly processIntervalMs: number;
+  /** --web.config.file, absolute; null: plain HTTP without authentication. */
+  readonly webConfigFile: string | null;
 }
 
 export interface GcConfig {
@@ -180,6 +182,12 @@ export const SERVE_FLAGS: readonly FlagSpec[] = [
     def: LAYOUT_NAMES.join(","),
     help: "the generations of the state to read: virtcontainers, kata1, persist",
   },
+  {
+    flag: "web.config.file",
+    env: "VCE_WEB_CONFIG_FILE",
+    def: "(none)",
+    help: "exporter-toolkit web configuration file: TLS, basic auth, response headers",
+  },
 ];
 
 export const SERVE_USAGE = [
@@ -268,6 +276,7 @@ export function loadServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv)
     collectors: Object.freeze(collectors),
     layouts: Object.freeze(parseSubset("--layouts", val("layouts"), LAYOUT_NAMES)),
     processIntervalMs,
+    webConfigFile: webConfigFile(get("web.config.file", "VCE_WEB_CONFIG_FILE", "")),
   });
 }
 
@@ -322,6 +331,12 @@ function selfPod(val: (flag: string) => string): SelfPod | null {
     { namespace: val("pod-namespace"), name: val("pod-name"), uid: val("pod-uid") },
   );
   return pod === null ? null : Object.freeze(pod);
+}
+
+/** --web.config.file: a path (its contents are checked when the server starts), or none. */
+function webConfigFile(text: string): string | null {
+  if (text === "") return null;
+  return resolve(parsePath("--web.config.file", text));
 }
 
 /** `--collector.x` alone means on. */

@@ -315,7 +315,7 @@ describe("the chart in a real API server", () => {
     expect(await storedAsRendered(objects)).toEqual([]);
   });
 
-  it("helm install with GC on, a bundle directory, a created namespace, the ServiceMonitor, PodMonitor, PrometheusRule, dashboard, NetworkPolicy and the community values: all accepted as rendered", async () => {
+  it("helm install with GC on, a bundle directory, a created namespace, the ServiceMonitor, PodMonitor, PrometheusRule, dashboard, NetworkPolicy, the web configuration Secret and the community values: all accepted as rendered", async () => {
     await createCrds();
     const objects = await install("vce-gc", "default", {
       gc: { mode: "on" },
@@ -352,6 +352,7 @@ describe("the chart in a real API server", () => {
       extraVolumeMounts: [{ name: "web", mountPath: "/etc/vce" }],
       securityContext: { seLinuxOptions: { type: "spc_t" }, appArmorProfile: { type: "RuntimeDefault" } },
       image: { registry: "registry.example.com", digest: `sha256:${"ab".repeat(32)}` },
+      web: { existingSecret: "vce-web", probe: "https" },
     });
     expect(objects.map((o) => o.kind).sort()).toEqual(
       [
@@ -376,7 +377,12 @@ describe("the chart in a real API server", () => {
     expect(ds.metadata?.namespace).toBe("vce-gc");
     expect(ds.spec?.template.spec?.hostPID).toBe(true);
     expect(ds.spec?.template.spec?.volumes?.at(-1)).toEqual({ name: "web", emptyDir: {} });
-    expect(ds.spec?.template.spec?.volumes?.slice(0, -1).map((v) => v.hostPath?.path)).toEqual([
+    expect(ds.spec?.template.spec?.volumes?.at(-2)).toEqual({
+      name: "web-config",
+      secret: { secretName: "vce-web", defaultMode: 0o400 },
+    });
+    expect(ds.spec?.template.spec?.containers[0]?.readinessProbe?.httpGet?.scheme).toBe("HTTPS");
+    expect(ds.spec?.template.spec?.volumes?.slice(0, -2).map((v) => v.hostPath?.path)).toEqual([
       "/run/virtcontainers",
       "/var/lib/virtcontainers",
       "/run/vc",

@@ -1102,6 +1102,7 @@ describe("NOTES.txt", () => {
     );
     expect(text).toContain('kubectl --namespace monitoring port-forward "pod/$POD" 10482:10482');
     expect(text).toContain("curl -s http://127.0.0.1:10482/metrics");
+    expect(text).not.toContain("web configuration");
     expect(text).toContain(
       "-l app.kubernetes.io/instance=mon,app.kubernetes.io/name=virtcontainers-exporter",
     );
@@ -1133,6 +1134,11 @@ describe("NOTES.txt", () => {
     expect(text).toContain("kubectl --namespace vce get daemonset mon-virtcontainers-exporter");
     expect(text).not.toContain("kubectl label namespace");
 
+    const web = await notes({ web: { existingSecret: "vce-web" } });
+    expect(web).toContain("protected by the web configuration in Secret vce-web (key web-config.yml)");
+    expect(web).toContain("curl -sk -u USER https://127.0.0.1:10482/metrics");
+    expect(web).not.toContain("curl -s http://");
+
     const trees = await notes({
       gc: { mode: "on" },
       trees: { virtcontainers: false, bundles: ["/run/containers/storage/overlay-containers"] },
@@ -1159,5 +1165,52 @@ describe("formatting", () => {
       if (!(await getFileInfo(f, { ignorePath })).ignored) notIgnored.push(relative(REPO, f));
     }
     expect(notIgnored).toEqual([]);
+  });
+});
+
+describe("web values (a protected /metrics)", () => {
+  it("without web.existingSecret: no --web.config.file, no Secret volume, plain HTTP probes", async () => {
+    const { container, pod } = await renderDaemonSet();
+    expect(container.args).not.toContain("--web.config.file");
+    expect(pod.volumes?.map((v) => v.name)).not.toContain("web-config");
+    expect(container.livenessProbe?.httpGet?.scheme).toBeUndefined();
+  });
+
+  it("web.existingSecret mounts the Secret read-only, passes the file and probes over HTTPS", async () => {
+    const { container, pod } = await renderDaemonSet({ web: { existingSecret: "vce-web" } });
+    expect(container.args?.slice(-2)).toEqual([
+      "--web.config.file",
+      "/etc/virtcontainers-exporter/web/web-config.yml",
+    ]);
+    expect(pod.volumes?.find((v) => v.name === "web-config")).toEqual({
+      name: "web-config",
+      secret: { secretName: "vce-web", defaultMode: 0o400 },
+    });
+    expect(container.volumeMounts?.find((m) => m.name === "web-config")).toEqual({
+      name: "web-config",
+      mountPath: "/etc/virtcontainers-exporter/web",
+      readOnly: true,
+    });
+    expect(container.livenessProbe?.httpGet).toEqual({ path: "/healthz", port: "metrics", scheme: "HTTPS" });
+    expect(container.readinessProbe?.httpGet).toEqual({ path: "/readyz", port: "metrics", scheme: "HTTPS" });
+  });
+
+  it("web.configKey names the file; web.probe http and tcp change the probes", async () => {
+    const http = await renderDaemonSet({
+      web: { existingSecret: "vce-web", configKey: "web.yml", probe: "http" },
+    });
+    expect(http.container.args?.slice(-1)).toEqual(["/etc/virtcontainers-exporter/web/web.yml"]);
+    expect(http.container.readinessProbe?.httpGet).toEqual({ path: "/readyz", port: "metrics" });
+    const tcp = await renderDaemonSet({ web: { existingSecret: "vce-web", probe: "tcp" } });
+    for (const probe of [tcp.container.livenessProbe, tcp.container.readinessProbe]) {
+      expect(probe?.tcpSocket).toEqual({ port: "metrics" });
+      expect(probe?.httpGet).toBeUndefined();
+    }
+  });
+
+  it("refuses an unknown probe and a Secret name that is not one", async () => {
+    expect(await renderError({ web: { existingSecret: "vce-web", probe: "grpc" } })).toContain("/web/probe");
+    expect(await renderError({ web: { existingSecret: "Bad_Name" } })).toContain("/web/existingSecret");
+    expect(await renderError({ web: { configKey: "../x/y" } })).toContain("/web/configKey");
   });
 });

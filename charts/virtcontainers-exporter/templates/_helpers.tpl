@@ -228,3 +228,23 @@ metricRelabelings:
   {{- toYaml . | nindent 2 }}
 {{- end }}
 {{- end }}
+
+{{/*
+A kubelet probe of the exporter's `path` (/healthz or /readyz, served without basic auth): plain
+HTTP without web.existingSecret, else as web.probe says: an HTTPS or HTTP GET, or a TCP connect
+when the web configuration requires client certificates (the kubelet presents none).
+*/}}
+{{- define "virtcontainers-exporter.probe" -}}
+{{- $on := ne .web.existingSecret "" -}}
+{{- if and $on (eq .web.probe "tcp") -}}
+tcpSocket:
+  port: metrics
+{{- else -}}
+httpGet:
+  path: {{ .path }}
+  port: metrics
+  {{- if and $on (eq .web.probe "https") }}
+  scheme: HTTPS
+  {{- end }}
+{{- end }}
+{{- end }}

@@ -8,6 +8,7 @@ import { GcMetrics } from "../../../src/metrics/gc.js";
 import { KubeMetrics } from "../../../src/metrics/kube.js";
 import { ProcessSamplingMetrics } from "../../../src/metrics/process-sampling.js";
 import { SelfMetrics } from "../../../src/metrics/self.js";
+import { WebMetrics } from "../../../src/metrics/web.js";
 import { EXAMPLE_HOST, renderSnapshot, scanTree } from "./helpers.js";
 
 const REPO = new URL("../../../", import.meta.url).pathname;
@@ -40,6 +41,7 @@ async function exposedFamilies(): Promise<string[]> {
   new ProcessSamplingMetrics(self.registry);
   const snapshot = await scanTree(EXAMPLE_HOST);
   const sampled = SAMPLED_COLLECTORS.flatMap((c) => c.families.map((f) => renderFamily(f, snapshot)));
+  new WebMetrics(self.registry);
   return [
     ...familyNames(renderSnapshot(snapshot, { matches: [] })),
     ...familyNames(sampled.join("")),
