@@ -316,7 +316,7 @@ export class GcRunner {
       evidence.mounts = "none";
       // Rule 2 again, under the lock and at every depth: directories count as well as files.
       const changed = await this.recentChange(dirs);
-      if (changed !== null) return skipNull(skip, id, "recently_modified", changed, evidence);
+      if (changed !== null) return skipNull(skip, id, changed.reason, changed.detail, evidence);
       evidence.changes = "none_in_grace";
       if (this.opts.policy.mode !== "on") return this.wouldDelete(c, evidence);
       return this.entombPod(id, set, evidence, skip);
@@ -340,14 +340,23 @@ export class GcRunner {
   }
 
   /** The newest change at any depth, wall clock against mtimes: null when older than the grace. */
-  private async recentChange(dirs: readonly string[]): Promise<string | null> {
+  private async recentChange(
+    dirs: readonly string[],
+  ): Promise<{ reason: SkipReason; detail: string } | null> {
     const graceMs = this.opts.policy.graceMs;
     const since = this.now() - graceMs;
     const found = await changedSince(dirs, since);
     if (found.kind === "none") return null;
-    if (found.kind === "error") return `newest change not checkable: ${found.message}`;
+    if (found.kind === "error") {
+      // Gone meanwhile (another exporter deleted it; config-only pods take no lock): not ours to judge.
+      if (!dirs.some(mayExist)) return { reason: "changed", detail: "vanished" };
+      return { reason: "recently_modified", detail: `newest change not checkable: ${found.message}` };
+    }
     const age = Math.max(0, Math.round((this.now() - found.mtimeMs) / 1000));
-    return `a file or directory changed ${age}s ago, grace ${Math.round(graceMs / 1000)}s`;
+    return {
+      reason: "recently_modified",
+      detail: `a file or directory changed ${age}s ago, grace ${Math.round(graceMs / 1000)}s`,
+    };
   }
 
   /**
@@ -374,6 +383,10 @@ export class GcRunner {
       parts.map(([, path]) => ({ treeRoot: join(hostRoot, path), name: id })),
       { tombstoneName: (name, i) => tombstoneName(name, parts[i]?.[0] ?? "part") },
     );
+    if (out.kind === "failed" && out.code === "ENOENT" && out.restored) {
+      // Renamed by another exporter between our checks and our rename (config-only pods take no lock).
+      return skipNull(skip, id, "changed", "vanished", evidence);
+    }
     if (out.kind !== "entombed") {
       metrics.errors.inc();
       log.error({ podId: id, outcome: out, evidence }, "gc: deletion failed; the pod is left in place");

@@ -112,6 +112,8 @@ export class TombstoneSweeper {
         onRelocated: relocated,
         aborted: () => this.stopped,
       });
+      // Stopped by shutdown: left for the next sweep, like one another sweeper holds.
+      if (out.kind === "failed" && out.code === "aborted") return "busy";
       return outcome(path, out);
     } finally {
       lock.lock.release();
@@ -128,7 +130,6 @@ function outcome(path: string, out: RemoveOutcome): "removed" | "absent" | Tombs
     case "refused":
       return { path, reason: "unsafe_path", detail: `refused (${out.reason}) at ${out.path}` };
     case "failed":
-      if (out.code === "aborted") return "absent";
       return {
         path,
         reason: out.code === "changed" ? "changed" : "delete_failed",

@@ -38,7 +38,7 @@ export class GcMetrics {
     });
     this.deletions = new Counter({
       name: "virtcontainers_gc_deletions_total",
-      help: "Orphan pod directories deleted (mode live) or that would have been deleted (mode dry_run), by tree (run or config).",
+      help: "Orphan pod directories deleted, i.e. renamed to tombstones (mode live), or that would have been deleted (mode dry_run), by tree (run or config).",
       labelNames: ["tree", "mode"],
       registers,
     });
@@ -54,7 +54,7 @@ export class GcMetrics {
     for (const reason of SKIP_REASONS) this.skipped.inc({ reason }, 0);
     this.errors = new Counter({
       name: "virtcontainers_gc_errors_total",
-      help: "Deletions that failed part-way (the rest is left in place and retried next run).",
+      help: "Deletions that failed (the pod is left whole and retried next run).",
       registers,
     });
     this.circuitOpen = new Gauge({

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { hostProcVisibility } from "../../../src/gc/guards.js";
 import { TempDirs } from "../../support/temp.js";
-import { fakeProcess, harness, hiddenProc, holdLock, outcomes } from "./harness.js";
+import { fakeProcess, harness, hiddenProc, holdLock, outcomes, tombstones } from "./harness.js";
 
 const FIXTURES = new URL("../../fixtures/layouts", import.meta.url).pathname;
 const POD = "042f7fc8d580080c035a2417d20f1a578b563e51cde6b44d53d41c437eddf45e";
@@ -162,5 +162,6 @@ describe("dry-run", () => {
     expect(outcomes(second)).toEqual({ [POD]: "would_delete:" });
     expect(second.decisions[0]?.evidence?.processes).toBe("not_visible");
     expect(existsSync(join(host, "run/vc/sbs", POD))).toBe(true);
+    expect(tombstones(host)).toEqual([]);
   });
 });

@@ -280,6 +280,35 @@ describe("the sweep", () => {
     expect(readFileSync(join(source, "precious"), "utf8")).toBe("keep");
   });
 
+  it("a directory replaced while a tombstone was removed is counted as changed and the tombstone kept", async () => {
+    const root = temp.make();
+    const sub = join(root, `${TOMBSTONE_PREFIX}c`, "sub");
+    mkdirSync(sub, { recursive: true });
+    writeFileSync(join(sub, "f"), "");
+    const outside = temp.make();
+    writeFileSync(join(outside, "precious"), "keep");
+    let turns = 0;
+    const report = await new TombstoneSweeper({
+      roots: () => [root],
+      // the real removal; at its 4th turn (the removing walk, inside sub) sub becomes a symlink
+      remove: (opts) =>
+        removePodDirectory({
+          ...opts,
+          aborted: () => {
+            if (++turns === 4) {
+              rmSync(sub, { recursive: true });
+              symlinkSync(outside, sub);
+            }
+            return false;
+          },
+        }),
+    }).sweep();
+    expect(turns).toBeGreaterThanOrEqual(4);
+    expect(report.failures).toMatchObject([{ reason: "changed" }]);
+    expect(report.remaining).toBe(1);
+    expect(readFileSync(join(outside, "precious"), "utf8")).toBe("keep");
+  });
+
   it("a tombstone another sweeper holds is left to it", async () => {
     const root = temp.make();
     const t = join(root, `${TOMBSTONE_PREFIX}held`);
