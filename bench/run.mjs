@@ -5,7 +5,7 @@
 // Environment:
 //   BENCH_SIZES=110,1000      pod counts (default 110,1000,5000)
 //   BENCH_LAYOUTS=persist     trees: virtcontainers (the reference), persist (Kata 2.x) (default both)
-//   BENCH_SECTIONS=scan       sections to run: scan, gc, metrics (default all; empty = generator + baseline only)
+//   BENCH_SECTIONS=scan       sections to run: scan, gc, processes, metrics (default all; empty = generator + baseline only)
 //   BENCH_SCRAPES, BENCH_CHURN_SECONDS, BENCH_IDLE_SECONDS   see metrics.mjs
 //   BENCH_SEED=1              generator seed
 //   TMPDIR=/dev/shm           where trees are generated (os.tmpdir())
@@ -21,9 +21,11 @@ import { metricsSection } from "./metrics.mjs";
 import { makeTempDir, removeTempDir } from "./procs.mjs";
 import { countStatuses, fmt, printTable, row } from "./report.mjs";
 import { gcSection } from "./gc.mjs";
+import { processesSection } from "./processes.mjs";
 import { scanSection } from "./scan.mjs";
 
-const SECTIONS = [scanSection, gcSection, metricsSection]; // metrics last: it edits the tree (and restores it)
+// metrics last: it edits the tree (and restores it)
+const SECTIONS = [scanSection, gcSection, processesSection, metricsSection];
 const DEFAULT_SIZES = [110, 1000, 5000];
 /** The trees a run can generate; a section runs on the layouts it lists (default: the reference only). */
 const LAYOUTS = {

@@ -5,17 +5,20 @@
 import { GcRunner, type ProcessChecks, type RunReport } from "./gc/runner.js";
 import type { KubernetesSummary } from "./http/app.js";
 import type { GcPolicy } from "./gc/plan.js";
-import type { KubeApi } from "./kube/api.js";
+import type { KubeApi, SelfPod } from "./kube/api.js";
 import { enrichSnapshot } from "./kube/enrich.js";
 import { Kubernetes, type KubernetesOptions } from "./kube/kubernetes.js";
-import { matchPods, type PodMatch } from "./kube/match.js";
+import { isCollectable, matchPods, type PodMatch } from "./kube/match.js";
 import { LAYOUT_NAMES, TREE_SETS, type LayoutName, type TreeSet } from "./format/layout.js";
 import type { Logger } from "./log.js";
 import { ExpositionCache } from "./metrics/cache.js";
-import { SNAPSHOT_COLLECTORS } from "./metrics/collectors/index.js";
+import { ALL_COLLECTORS } from "./metrics/collectors/index.js";
 import type { RenderContext } from "./metrics/exposition.js";
 import { GcMetrics } from "./metrics/gc.js";
+import { ProcessSamplingMetrics } from "./metrics/process-sampling.js";
 import { SelfMetrics } from "./metrics/self.js";
+import { PodProcesses, type ProcessErrorReason } from "./scan/pod-processes.js";
+import { detectPageSize, hostProcVisibility } from "./scan/procfs.js";
 import { Scanner } from "./scan/scanner.js";
 import { allProblems, type Snapshot } from "./scan/snapshot.js";
 import { TreeWatcher } from "./scan/watcher.js";
@@ -38,7 +41,21 @@ export interface ServiceOptions {
   readonly kubernetes?: KubernetesServiceOptions | null;
   /** Garbage collection (needs `kubernetes`); null or absent, or mode off: no GC runs. */
   readonly gc?: GcServiceOptions | null;
+  /** The `processes` collector's sampling (used when `collectors` has it). */
+  readonly processes?: ProcessServiceOptions | null;
 }
+
+export interface ProcessServiceOptions {
+  readonly procRoot: string;
+  readonly intervalMs: number;
+  /** statm's page size; default: the running kernel's. */
+  readonly pageSize?: number;
+}
+
+/** The `processes` collector for the landing page. */
+export type ProcessesSummary =
+  | { readonly state: "off" | "not_visible" | "starting" }
+  | { readonly state: "on"; readonly pods: number; readonly processes: number; readonly takenAt: number };
 
 export interface KubernetesServiceOptions extends Pick<KubernetesOptions, "clock" | "view" | "nodeRetryMs"> {
   readonly api: KubeApi;
@@ -49,6 +66,8 @@ export interface GcServiceOptions {
   readonly intervalMs: number;
   readonly processChecks: ProcessChecks;
   readonly procRoot: string;
+  /** The exporter's own pod (downward API): see GcRunnerOptions.self. */
+  readonly self?: SelfPod | null;
 }
 
 export class ExporterService {
@@ -61,17 +80,24 @@ export class ExporterService {
   private current: Snapshot | null = null;
   private stopped = false;
   private watchSynced = false;
+  /** Changes are followed (watches in place and the catch-up scan done, or polling started). */
+  private following = false;
   readonly kube: Kubernetes | null;
   readonly gc: GcRunner | null;
   private context: RenderContext = { matches: null };
   private matchTimer: NodeJS.Timeout | null = null;
   private gcRunning: Promise<RunReport | null> | null = null;
+  private podProcesses: PodProcesses | null = null;
+  private processMetrics: ProcessSamplingMetrics | null = null;
+  private processState: ProcessesSummary = { state: "off" };
+  private sampling: Promise<void> | null = null;
+  private readonly loggedProcessErrors = new Set<ProcessErrorReason>();
 
   constructor(private readonly opts: ServiceOptions) {
     this.self = new SelfMetrics(opts.nodeName);
     const kubeOpts = opts.kubernetes ?? null;
     this.cache = new ExpositionCache(
-      SNAPSHOT_COLLECTORS.filter(
+      ALL_COLLECTORS.filter(
         (c) => opts.collectors.includes(c.name) && (kubeOpts !== null || c.needsKubernetes !== true),
       ),
       this.self,
@@ -107,6 +133,7 @@ export class ExporterService {
             nodeName: opts.nodeName,
             log: opts.log.child({ component: "gc" }),
             metrics: gcMetrics,
+            self: gcOpts.self ?? null,
             rescan: async (podId) => {
               const snapshot = await this.scanner.scanPods([podId]);
               this.apply(snapshot);
@@ -121,9 +148,14 @@ export class ExporterService {
     return {
       synced: this.kube.pods() !== null,
       nodeConfirmed: this.kube.confirmedNode !== null,
-      orphans: this.context.matches?.filter((m) => m.status === "orphan").length ?? 0,
+      orphans: this.context.matches?.filter((m) => isCollectable(m.status)).length ?? 0,
       gcMode: this.opts.gc?.policy.mode ?? "off",
     };
+  }
+
+  /** For the landing page. */
+  get processesSummary(): ProcessesSummary {
+    return this.processState;
   }
 
   /** The current Kubernetes matches (one per snapshot pod), or null with Kubernetes off. */
@@ -131,15 +163,16 @@ export class ExporterService {
     return this.context.matches;
   }
 
+  /** Ready means watching and rendered: the first scan is served and later changes are followed. */
   get ready(): boolean {
-    return this.current !== null;
+    return this.current !== null && this.following;
   }
 
   get snapshot(): Snapshot | null {
     return this.current;
   }
 
-  /** Resolves once changes are followed: /readyz turns ready after the first scan, before that. */
+  /** Resolves once changes are followed; /readyz turns ready then, not at the first scan. */
   async start(): Promise<void> {
     this.kube?.start();
     await this.run("full", () => this.scanner.scan());
@@ -151,6 +184,7 @@ export class ExporterService {
       // event: a stat-only rescan catches them (unchanged files are not re-read).
       await this.run("full", () => this.scanner.scan());
     } else this.startPolling("--watch polling");
+    this.following = true;
     if (this.stopped) return;
     this.every(this.opts.resyncIntervalMs, () => this.run("full", () => this.scanner.scan()));
     // Freshness changes with time alone (a view with no contact goes stale): match again often.
@@ -160,6 +194,7 @@ export class ExporterService {
         return Promise.resolve();
       });
     }
+    this.startProcesses();
     const gcOpts = this.opts.gc;
     if (this.gc !== null && gcOpts) {
       this.every(gcOpts.intervalMs, async () => {
@@ -174,7 +209,7 @@ export class ExporterService {
     this.timers = [];
     if (this.matchTimer !== null) clearTimeout(this.matchTimer);
     this.gc?.stop();
-    await Promise.all([this.watcher?.stop(), this.kube?.stop(), this.gcRunning]);
+    await Promise.all([this.watcher?.stop(), this.kube?.stop(), this.gcRunning, this.sampling]);
   }
 
   /**
@@ -195,6 +230,7 @@ export class ExporterService {
         viewUsable: pods !== null,
         node: kube.confirmedNode,
       });
+      if (report.decisions.some((d) => d.reason === "node_gone")) kube.node.invalidate();
       if (report.decisions.some((d) => d.outcome === "deleted"))
         await this.run("full", () => this.scanner.scan());
       return report;
@@ -203,6 +239,62 @@ export class ExporterService {
       this.gcRunning = null;
     });
     return this.gcRunning;
+  }
+
+  /**
+   * The processes collector: on when asked for and the host's PID namespace is visible (said
+   * once in the log otherwise); a first sample now, then one every interval.
+   */
+  private startProcesses(): void {
+    const p = this.opts.processes ?? null;
+    if (p === null || !this.opts.collectors.includes("processes") || this.stopped) return;
+    if (hostProcVisibility({ root: p.procRoot }) !== "visible") {
+      this.processState = { state: "not_visible" };
+      this.opts.log.warn(
+        { procRoot: p.procRoot },
+        "collector processes: the host's PID namespace is not visible (run with hostPID); no process metrics",
+      );
+      return;
+    }
+    this.processState = { state: "starting" };
+    this.processMetrics = new ProcessSamplingMetrics(this.self.registry);
+    this.podProcesses = new PodProcesses({
+      procRoot: p.procRoot,
+      hostRoot: this.opts.hostRoot,
+      pageSize: p.pageSize ?? detectPageSize(),
+    });
+    void this.sampleProcesses();
+    this.every(p.intervalMs, () => this.sampleProcesses());
+  }
+
+  /**
+   * One process sample of the current snapshot's pods, rendered into the cache. Samples never
+   * overlap: a call during one waits for it.
+   */
+  async sampleProcesses(): Promise<void> {
+    this.sampling ??= this.sampleOnce().finally(() => {
+      this.sampling = null;
+    });
+    return this.sampling;
+  }
+
+  private async sampleOnce(): Promise<void> {
+    const tracker = this.podProcesses;
+    const snapshot = this.current;
+    if (tracker === null || snapshot === null || this.stopped) return;
+    const sample = await tracker.sample(snapshot);
+    if (this.stopped) return;
+    this.processMetrics?.record(sample);
+    for (const [reason, detail] of sample.errorDetails) {
+      const first = !this.loggedProcessErrors.has(reason);
+      this.loggedProcessErrors.add(reason);
+      this.opts.log[first ? "warn" : "debug"]({ reason, detail }, "collector processes: a /proc read failed");
+    }
+    for (const f of this.cache.updateSample(sample))
+      this.opts.log.error({ collector: f.collector, err: f.error }, "collector failed");
+    let processes = 0;
+    for (const roles of sample.pods.values()) for (const u of roles.values()) processes += u.processes;
+    this.processState = { state: "on", pods: sample.pods.size, processes, takenAt: Date.now() / 1000 };
   }
 
   /** Kubernetes changed: match again soon (changes come in bursts). */

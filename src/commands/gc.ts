@@ -8,6 +8,7 @@ import { Registry } from "prom-client";
 import { loadGcCommandConfig, type GcCommandConfig } from "../config/gc-config.js";
 import { GcRunner, type Decision, type RunReport } from "../gc/runner.js";
 import { describeError } from "../kube/api.js";
+import { listAllNodePods } from "../kube/list.js";
 import { matchPods, type PodMatch } from "../kube/match.js";
 import { NodeCheck } from "../kube/node.js";
 import { toKubePod, type KubePod } from "../kube/pods.js";
@@ -53,6 +54,7 @@ export async function runGc(argv: readonly string[], env: NodeJS.ProcessEnv): Pr
     nodeName: config.nodeName,
     log,
     metrics: new GcMetrics(new Registry(), config.gc.mode),
+    self: config.gc.self,
     rescan: async (podId) => (await scanner.scanPods([podId])).pods.find((p) => p.id === podId) ?? null,
   });
   const deadline = Date.now() + config.gc.graceMs + 3 * config.gc.intervalMs;
@@ -67,7 +69,7 @@ export async function runGc(argv: readonly string[], env: NodeJS.ProcessEnv): Pr
       const snapshot = await scanner.scan();
       let pods: KubePod[];
       try {
-        pods = (await api.listNodePods()).items
+        pods = (await listAllNodePods(api)).items
           .map(toKubePod)
           .filter((p): p is KubePod => p !== null && p.nodeName === config.nodeName);
       } catch (err: unknown) {

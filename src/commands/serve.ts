@@ -20,6 +20,7 @@ export async function runServe(argv: readonly string[], env: NodeJS.ProcessEnv):
     log,
     kubernetes: await kubernetesOptions(config, log),
     gc: { ...config.gc, policy: config.gc },
+    processes: { procRoot: config.gc.procRoot, intervalMs: config.processIntervalMs },
   });
   const app = createApp(
     {
@@ -31,6 +32,9 @@ export async function runServe(argv: readonly string[], env: NodeJS.ProcessEnv):
       },
       get kubernetes() {
         return service.kubernetesSummary;
+      },
+      get processes() {
+        return service.processesSummary;
       },
       render: (gzip) => service.cache.render(gzip),
       countScrape: () => {

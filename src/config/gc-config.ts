@@ -8,7 +8,7 @@ import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import type { KubeConfigSource } from "../kube/client.js";
 import { DEFAULT_MAX_FILE_BYTES } from "../scan/scanner.js";
-import { LOG_LEVELS, kubeConfigSource, loadGcConfig, type GcConfig } from "./serve-config.js";
+import { LOG_LEVELS, SELF_POD_FLAGS, kubeConfigSource, loadGcConfig, type GcConfig } from "./serve-config.js";
 import { LAYOUT_NAMES, type LayoutName } from "../format/layout.js";
 import { ConfigError, parseBytes, parseEnum, parseNodeName, parsePath, parseSubset } from "./values.js";
 
@@ -65,6 +65,9 @@ export const GC_FLAGS: readonly Flag[] = [
     help: "auto (required unless --dry-run), required or off (--dry-run only): check the pod's processes in the host's /proc",
   },
   { flag: "proc-root", env: "VCE_PROC_ROOT", def: "/proc", help: "the proc filesystem to read" },
+  // In a pod (not `kubectl debug node`, whose pod has no downward API variables): its own pod,
+  // which the direct list must contain; without it the orphan-fraction breaker applies.
+  ...SELF_POD_FLAGS,
   { flag: "max-file-size", env: "VCE_MAX_FILE_SIZE", def: "16Mi", help: "refuse larger state files unread" },
   { flag: "log-level", env: "VCE_LOG_LEVEL", def: "error", help: "JSON logs on stderr at this level" },
   {
@@ -84,7 +87,8 @@ export const GC_USAGE = [
   "then prints every decision with its reason. Needs the Kubernetes API (this node's pods).",
   "  --dry-run            decide and report; delete nothing",
   ...GC_FLAGS.map(
-    (f) => `  --${f.flag.padEnd(24)} ${f.help} (${f.env === "" ? "" : `env ${f.env}, `}default ${f.def})`,
+    (f) =>
+      `  --${f.flag.padEnd(24)} ${f.help} (${f.env === "" ? "" : `env ${f.env}, `}default ${f.def === "" ? "none" : f.def})`,
   ),
 ].join("\n");
 

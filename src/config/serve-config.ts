@@ -12,6 +12,7 @@ import { DEFAULT_MAX_FILE_BYTES } from "../scan/scanner.js";
 import { LAYOUT_NAMES, type LayoutName } from "../format/layout.js";
 import type { GcMode } from "../gc/plan.js";
 import type { ProcessChecks } from "../gc/runner.js";
+import type { SelfPod } from "../kube/api.js";
 import type { KubeConfigSource } from "../kube/client.js";
 import {
   ConfigError,
@@ -23,6 +24,7 @@ import {
   parseListen,
   parseNodeName,
   parsePath,
+  parseSelfPod,
   parseSubset,
 } from "./values.js";
 
@@ -47,6 +49,8 @@ export interface ServeConfig {
   readonly maxFileBytes: number;
   readonly collectors: readonly string[];
   readonly layouts: readonly LayoutName[];
+  /** The processes collector samples the pods' host processes this often. */
+  readonly processIntervalMs: number;
 }
 
 export interface GcConfig {
@@ -57,6 +61,8 @@ export interface GcConfig {
   readonly maxOrphanFraction: number;
   readonly processChecks: ProcessChecks;
   readonly procRoot: string;
+  /** The exporter's own pod (--pod-namespace/--pod-name/--pod-uid), or null when not given. */
+  readonly self: SelfPod | null;
 }
 
 interface FlagSpec {
@@ -65,6 +71,21 @@ interface FlagSpec {
   readonly def: string;
   readonly help: string;
 }
+
+/**
+ * The exporter's own pod, from the downward API (the chart sets the variables): GC deletes only
+ * when the direct list of this node's pods contains it. Shared with the gc command.
+ */
+export const SELF_POD_FLAGS: readonly FlagSpec[] = [
+  {
+    flag: "pod-namespace",
+    env: "POD_NAMESPACE",
+    def: "",
+    help: "the namespace of the exporter's own pod (with --pod-name and --pod-uid)",
+  },
+  { flag: "pod-name", env: "POD_NAME", def: "", help: "the name of the exporter's own pod" },
+  { flag: "pod-uid", env: "POD_UID", def: "", help: "the UID of the exporter's own pod" },
+];
 
 export const SERVE_FLAGS: readonly FlagSpec[] = [
   {
@@ -136,7 +157,19 @@ export const SERVE_FLAGS: readonly FlagSpec[] = [
     def: "auto",
     help: "auto (required with --gc on), required or off (not with --gc on): GC checks the pod's processes in the host's /proc (hostPID)",
   },
-  { flag: "proc-root", env: "VCE_PROC_ROOT", def: "/proc", help: "the proc filesystem GC reads" },
+  {
+    flag: "proc-root",
+    env: "VCE_PROC_ROOT",
+    def: "/proc",
+    help: "the proc filesystem GC and the processes collector read",
+  },
+  {
+    flag: "process-interval",
+    env: "VCE_PROCESS_INTERVAL",
+    def: "15s",
+    help: "the processes collector samples the pods' host processes this often",
+  },
+  ...SELF_POD_FLAGS,
   { flag: "log-level", env: "VCE_LOG_LEVEL", def: "info", help: "debug, info, warn or error" },
   { flag: "max-file-size", env: "VCE_MAX_FILE_SIZE", def: "16Mi", help: "refuse larger state files unread" },
   {
@@ -151,7 +184,9 @@ export const SERVE_USAGE = [
   "Usage: virtcontainers-exporter [serve] [flags]",
   "",
   "Serves Prometheus metrics for the virtcontainers pods, containers and devices of this node.",
-  ...SERVE_FLAGS.map((f) => `  --${f.flag.padEnd(18)} ${f.help} (env ${f.env}, default ${f.def})`),
+  ...SERVE_FLAGS.map(
+    (f) => `  --${f.flag.padEnd(18)} ${f.help} (env ${f.env}, default ${f.def === "" ? "none" : f.def})`,
+  ),
   ...COLLECTOR_NAMES.map(
     (c) =>
       `  --[no-]collector.${c.padEnd(8)} ${c} families on or off (env VCE_COLLECTOR_${c.toUpperCase()}=true|false, default on)`,
@@ -196,6 +231,8 @@ export function loadServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv)
   const pollIntervalMs = parseDuration("--poll-interval", val("poll-interval"));
   if (resyncIntervalMs < 1000) throw new ConfigError("--resync-interval: must be at least 1s");
   if (pollIntervalMs < 100) throw new ConfigError("--poll-interval: must be at least 100ms");
+  const processIntervalMs = parseDuration("--process-interval", val("process-interval"));
+  if (processIntervalMs < 1000) throw new ConfigError("--process-interval: must be at least 1s");
   const nodeName = parseNodeName("--node-name", get("node-name", "NODE_NAME", ""), hostname());
   const kubernetes = parseEnum("--kubernetes", val("kubernetes"), ["auto", "off"] as const);
   const kubeconfigFlag = get("kubeconfig", "VCE_KUBECONFIG", "");
@@ -223,6 +260,7 @@ export function loadServeConfig(argv: readonly string[], env: NodeJS.ProcessEnv)
     ),
     collectors: Object.freeze(collectors),
     layouts: Object.freeze(parseSubset("--layouts", val("layouts"), LAYOUT_NAMES)),
+    processIntervalMs,
   });
 }
 
@@ -274,7 +312,16 @@ export function loadGcConfig(val: (flag: string) => string, mode?: GcMode): GcCo
     maxOrphanFraction: parseFraction("--gc-max-orphan-fraction", val("gc-max-orphan-fraction")),
     processChecks,
     procRoot: resolve(parsePath("--proc-root", val("proc-root"))),
+    self: selfPod(val),
   });
+}
+
+function selfPod(val: (flag: string) => string): SelfPod | null {
+  const pod = parseSelfPod(
+    { namespace: "--pod-namespace", name: "--pod-name", uid: "--pod-uid" },
+    { namespace: val("pod-namespace"), name: val("pod-name"), uid: val("pod-uid") },
+  );
+  return pod === null ? null : Object.freeze(pod);
 }
 
 /** `--collector.x` alone means on. */

@@ -78,3 +78,28 @@ export function parseSubset<T extends string>(flag: string, text: string, allowe
   }
   return out;
 }
+
+/**
+ * The exporter's own pod: all three of namespace, name and UID, or none (null). Names as the API
+ * allows them (a namespace is a DNS label, a pod name a DNS subdomain); a UID as the API server
+ * writes it (letters, digits, dashes).
+ */
+export function parseSelfPod(
+  flags: { readonly namespace: string; readonly name: string; readonly uid: string },
+  text: { readonly namespace: string; readonly name: string; readonly uid: string },
+): { namespace: string; name: string; uid: string } | null {
+  const given = [text.namespace, text.name, text.uid].filter((v) => v !== "").length;
+  if (given === 0) return null;
+  if (given < 3) {
+    throw new ConfigError(
+      `${flags.namespace}, ${flags.name} and ${flags.uid}: give all three or none (the chart sets them from the downward API)`,
+    );
+  }
+  if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(text.namespace))
+    throw new ConfigError(`${flags.namespace}: "${text.namespace}" is not a valid Kubernetes namespace`);
+  if (!/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(text.name))
+    throw new ConfigError(`${flags.name}: "${text.name}" is not a valid Kubernetes pod name`);
+  if (!/^[0-9A-Za-z][-0-9A-Za-z]{0,127}$/.test(text.uid))
+    throw new ConfigError(`${flags.uid}: "${text.uid}" is not a Kubernetes UID`);
+  return { namespace: text.namespace, name: text.name, uid: text.uid };
+}

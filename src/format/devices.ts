@@ -64,6 +64,21 @@ export function typedEntry(value: unknown, path: string): TypedEntry {
   return { type, data, info: objOrNull(data, "DeviceInfo", dp) ?? {}, dp, ip };
 }
 
+/**
+ * Whether a device was hot-plugged into the VM, by device type, from what every runtime
+ * generation does when it attaches a device (virtcontainers device.go; Kata 1.x-3.x
+ * device/drivers/{vfio,block,generic}.go):
+ * - `generic` (a character device such as `/dev/fuse`): never passed to the VM. Its `Attach`
+ *   only counts the attachment; the agent creates the node from the container's OCI spec.
+ *   Always false, whatever a file says (Kata 1.3+ counts it in `AttachCount`).
+ * - `vfio` and `block`: plugged into the VM when attached. `attached` is what the file
+ *   records: `Hotplugged` (virtcontainers, Kata <= 1.2), `AttachCount > 0` (Kata 1.3-1.10),
+ *   `AttachCount > 0 && !ColdPlug` (persist.json; a cold-plugged VFIO device was there at boot).
+ */
+export function deviceHotplugged(type: DeviceType, attached: boolean): boolean {
+  return type !== "generic" && attached;
+}
+
 export function isDeviceType(t: string): t is DeviceType {
   return (DEVICE_TYPES as readonly string[]).includes(t);
 }
@@ -77,10 +92,22 @@ function decodeDevice(value: unknown, path: string): DeviceInfo {
     devType: str(info, "DevType", ip).slice(0, 1),
     major: uint(info, "Major", ip),
     minor: uint(info, "Minor", ip),
-    hotplugged: bool(info, "Hotplugged", ip),
+    hotplugged: deviceHotplugged(type, bool(info, "Hotplugged", ip)),
     id: str(info, "ID", ip),
     bdf: type === "vfio" ? str(data, "BDF", dp) : "",
     scsiAddr: type === "block" ? str(data, "SCSIAddr", dp) : "",
     virtPath: type === "block" ? str(data, "VirtPath", dp) : "",
   };
+}
+
+/**
+ * A VFIO function's PCI address in sysfs form `DDDD:BB:DD.F` (lower case), whatever form the
+ * runtime stored: virtcontainers and Kata up to 3.1 write `BB:DD.F` (the domain cut off, read
+ * as 0000), Kata 3.2+ writes `DDDD:BB:DD.F`. Anything else is not an address: "".
+ */
+export function sysfsBdf(raw: string): string {
+  const m = /^(?:([0-9a-fA-F]{4}):)?([0-9a-fA-F]{2}):([0-1][0-9a-fA-F])\.([0-7])$/.exec(raw);
+  if (m === null) return "";
+  const [, domain = "0000", bus = "", dev = "", fn = ""] = m;
+  return `${domain}:${bus}:${dev}.${fn}`.toLowerCase();
 }

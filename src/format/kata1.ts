@@ -29,7 +29,7 @@ import {
   uint,
   type Obj,
 } from "./decode.js";
-import { decodeDeviceList, parseDevices, typedEntry } from "./devices.js";
+import { decodeDeviceList, deviceHotplugged, parseDevices, typedEntry } from "./devices.js";
 import {
   type ContainerDevicesFile,
   type DeviceInfo,
@@ -174,8 +174,9 @@ function decodeTypedSandboxDevice(value: unknown, path: string): SandboxDevice {
   const drive = objOrNull(data, "BlockDrive", dp);
   const bp = `${dp}.BlockDrive`;
   const id = str(data, "ID", dp) || str(info, "ID", ip);
-  // 1.2 stores DeviceInfo.Hotplugged; 1.3+ only counts attachments.
-  const hotplugged = "Hotplugged" in info ? bool(info, "Hotplugged", ip) : uint(data, "AttachCount", dp) > 0;
+  // 1.2 stores DeviceInfo.Hotplugged; 1.3+ only counts attachments (generic ones too).
+  const attached = "Hotplugged" in info ? bool(info, "Hotplugged", ip) : uint(data, "AttachCount", dp) > 0;
+  const hotplugged = deviceHotplugged(type, attached);
   return {
     id,
     info: {

@@ -32,18 +32,40 @@ export interface TreeSet {
   /** Per-sandbox VM directory (QMP sockets, QEMU pid file) of Kata 1.2+, or null. */
   readonly vm: string | null;
   readonly layouts: readonly LayoutName[];
+  /**
+   * Sub-directories of a sandbox directory that belong to the runtime's store, not to a
+   * container: Kata 1.6-1.10's `store` package creates `raw/` (and a `lock` file) in every
+   * directory it manages, sandbox and container, in both trees (store/filesystem_backend.go
+   * `initialize`). The store's own `raw` can never be a container's directory.
+   */
+  readonly storeDirs: readonly string[];
 }
 
 export const TREE_SETS: readonly TreeSet[] = [
-  { id: "pods", run: TREE_DIRS.run, config: TREE_DIRS.config, vm: null, layouts: ["virtcontainers"] },
+  {
+    id: "pods",
+    run: TREE_DIRS.run,
+    config: TREE_DIRS.config,
+    vm: null,
+    layouts: ["virtcontainers"],
+    storeDirs: [],
+  },
   {
     id: "sandboxes",
     run: "run/virtcontainers/sandboxes",
     config: "var/lib/virtcontainers/sandboxes",
     vm: null,
     layouts: ["virtcontainers"],
+    storeDirs: [],
   },
-  { id: "sbs", run: "run/vc/sbs", config: "var/lib/vc/sbs", vm: "run/vc/vm", layouts: ["kata1", "persist"] },
+  {
+    id: "sbs",
+    run: "run/vc/sbs",
+    config: "var/lib/vc/sbs",
+    vm: "run/vc/vm",
+    layouts: ["kata1", "persist"],
+    storeDirs: ["raw"],
+  },
 ];
 
 export const REFERENCE_SET: TreeSet = TREE_SETS[0] ?? {
@@ -52,6 +74,7 @@ export const REFERENCE_SET: TreeSet = TREE_SETS[0] ?? {
   config: TREE_DIRS.config,
   vm: null,
   layouts: ["virtcontainers"],
+  storeDirs: [],
 };
 
 export function treeSet(id: TreeSetId): TreeSet {

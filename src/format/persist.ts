@@ -16,7 +16,8 @@
  *   is an entry error `unknown_device_type` carrying the type. `DeviceState` has no host or
  *   container path: `hostPath` is the block drive's `File` (the host device) or the VFIO
  *   group's `HostPath` (3.7+), else ""; `containerPath` is "" (it comes from `DeviceMaps`);
- *   `hotplugged` is `AttachCount > 0 && !ColdPlug`; the BDF is the last VFIO function's.
+ *   `hotplugged` is `AttachCount > 0 && !ColdPlug` for vfio and block, always false for
+ *   generic devices (`deviceHotplugged`); the BDF is the last VFIO function's.
  */
 import {
   arrOrNull,
@@ -40,7 +41,7 @@ import {
   vcContainerType,
   type Identity,
 } from "./identity.js";
-import { decodeDeviceList, isDeviceType } from "./devices.js";
+import { decodeDeviceList, deviceHotplugged, isDeviceType } from "./devices.js";
 import { decodeDeviceRefs, decodeProcess, lastBdf, positiveOrNull } from "./kata1.js";
 import type {
   EndpointInfo,
@@ -240,7 +241,7 @@ function decodeDeviceState(value: unknown, path: string): SandboxDevice {
       devType: str(o, "DevType", path).slice(0, 1),
       major: int(o, "Major", path),
       minor: int(o, "Minor", path),
-      hotplugged: uint(o, "AttachCount", path) > 0 && !bool(o, "ColdPlug", path),
+      hotplugged: deviceHotplugged(type, uint(o, "AttachCount", path) > 0 && !bool(o, "ColdPlug", path)),
       id,
       bdf: type === "vfio" ? lastBdf(o, "VFIODevs", path) : "",
       scsiAddr: drive === null ? "" : str(drive, "SCSIAddr", bp),

@@ -10,3 +10,11 @@ export function parseProcess(text: string): Parsed<ProcessInfo> {
     return { pid: uint(o, "Pid", "$"), startTime, startTimeSeconds: rfc3339ToSeconds(startTime) };
   });
 }
+
+/**
+ * The shim PID a `process.json` records, or null when it records none: Kata writes `Pid` 0
+ * (with the zero time) before a process exists, and -1 with shim v2 (no per-container shim).
+ */
+export function knownPid(p: ProcessInfo | null): number | null {
+  return p !== null && p.pid > 0 ? p.pid : null;
+}

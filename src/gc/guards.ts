@@ -7,17 +7,8 @@
  * reported as such (error / unverifiable) so that the caller skips the pod.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import {
-  closeSync,
-  constants,
-  fstatSync,
-  lstatSync,
-  openSync,
-  readSync,
-  readdirSync,
-  type Stats,
-} from "node:fs";
-import { join, posix } from "node:path";
+import { closeSync, constants, fstatSync, lstatSync, openSync, readSync, type Stats } from "node:fs";
+import { posix } from "node:path";
 
 // ---------------------------------------------------------------------------------------------
 // Lock (rule 5)
@@ -192,281 +183,24 @@ function runFlock(fd: number, bin: string, timeoutMs: number): Promise<FlockAnsw
 }
 
 // ---------------------------------------------------------------------------------------------
-// Process liveness (rule 6)
+// Process liveness (rule 6): one place knows which processes belong to a pod (scan/liveness.ts,
+// shared with the processes collector).
 
-/** Where /proc is: normally "/proc"; tests point it at a fake tree or the real /proc. */
-export interface ProcSource {
-  readonly root: string;
-}
+export {
+  hostProcVisibility,
+  ProcessTable,
+  type HostProcVisibility,
+  type ProcSource,
+} from "../scan/procfs.js";
+export {
+  findLiveProcesses,
+  type LiveProcess,
+  type LivenessQuery,
+  type LivenessResult,
+} from "../scan/liveness.js";
 
-export type HostProcVisibility = "visible" | "not_visible";
-
-/** The host's PID namespace is visible when <root>/2/comm is "kthreadd" (kernel threads are only visible in the initial PID namespace). */
-export function hostProcVisibility(src: ProcSource): HostProcVisibility {
-  const comm = readProcFile(src.root, "2", "comm", 64);
-  return comm.kind === "ok" && comm.text.replace(/\n$/, "") === "kthreadd" ? "visible" : "not_visible";
-}
-
-export interface LivenessQuery {
-  readonly podId: string;
-  /** From process.json per container. */
-  readonly shims: readonly { readonly pid: number; readonly containerId: string }[];
-  /** agent.json ProxyPid (0 → none). */
-  readonly proxyPid: number | null;
-  /** hypervisor.json UUID. */
-  readonly hypervisorUuid: string | null;
-}
-
-export interface LiveProcess {
-  readonly pid: number;
-  readonly role: "shim" | "proxy" | "hypervisor" | "sandbox";
-  /** Short, e.g. "cmdline names container <first 12 chars>"; never the cmdline (it may hold secrets). */
-  readonly evidence: string;
-}
-
-export type LivenessResult =
-  | { readonly kind: "checked"; readonly live: readonly LiveProcess[] }
-  /** Something could not be decided (e.g. a recorded PID exists but its cmdline cannot be read): skip the pod. */
-  | { readonly kind: "unverifiable"; readonly reason: string };
-
-/** Cap on one cmdline read; an argument past it is not seen (the IDs we look for come early). */
-const CMDLINE_CAP = 64 * 1024;
-/** PID_MAX_LIMIT on 64-bit Linux: no PID is larger. */
-const PID_MAX = 4_194_304;
-const ID_PREFIX = 12;
-/** A pod ID shorter than this could appear in unrelated command lines by chance: only whole arguments count. */
-const MIN_ID_FOR_SEARCH = 16;
-
-type ProcRead =
-  | { readonly kind: "ok"; readonly text: string }
-  | { readonly kind: "gone" }
-  | { readonly kind: "unreadable"; readonly reason: string };
-
-const GONE = { kind: "gone" } as const;
 /** One scratch buffer for every read: the reads are synchronous, so never shared by two at once. */
-const scratch = Buffer.alloc(CMDLINE_CAP);
-
-/**
- * Read <root>/<pid>/<name>: <root>/<pid> must be a directory (a symlink is never followed out
- * of the tree), the file is opened with O_NOFOLLOW|O_NONBLOCK and must be a regular file, and
- * at most `cap` bytes are read. A vanished process is "gone", not an error.
- */
-function readProcFile(root: string, pid: string, name: string, cap: number): ProcRead {
-  const dir = join(root, pid);
-  try {
-    const st = lstatSync(dir, { throwIfNoEntry: false });
-    if (st === undefined) return GONE;
-    if (!st.isDirectory()) return { kind: "unreadable", reason: "not a directory" };
-  } catch (err: unknown) {
-    return procFailure(err);
-  }
-  let fd: number;
-  try {
-    fd = openSync(join(dir, name), OPEN_FLAGS);
-  } catch (err: unknown) {
-    return procFailure(err);
-  }
-  try {
-    if (!fstatSync(fd).isFile()) return { kind: "unreadable", reason: "not a regular file" };
-    const limit = Math.min(cap, scratch.length);
-    let len = 0;
-    while (len < limit) {
-      const n = readSync(fd, scratch, len, limit - len, null);
-      if (n === 0) break;
-      len += n;
-    }
-    return { kind: "ok", text: scratch.toString("utf8", 0, len) };
-  } catch (err: unknown) {
-    return procFailure(err);
-  } finally {
-    closeQuietly(fd);
-  }
-}
-
-function procFailure(err: unknown): ProcRead {
-  const code = errCode(err);
-  if (code === "ENOENT" || code === "ESRCH") return GONE;
-  return { kind: "unreadable", reason: code === "" ? "I/O error" : code };
-}
-
-/** NUL-separated arguments; an empty cmdline (zombie, kernel thread) has none. */
-function splitCmdline(text: string): string[] {
-  return text.split("\0").filter((a) => a !== "");
-}
-
-function validPid(pid: number): boolean {
-  return Number.isInteger(pid) && pid > 1 && pid <= PID_MAX;
-}
-
-/**
- * One read of <root>/<pid>/cmdline for every numeric entry of <root>: used to find QEMU by
- * `-uuid <UUID>` or `-name pod-<podId>`. Build once per GC run, reuse for all pods.
- */
-export class ProcessTable {
-  private constructor(
-    private readonly args: ReadonlyMap<number, readonly string[]>,
-    /** PIDs present whose cmdline could not be read (sorted). */
-    readonly unreadable: readonly number[],
-    /** Why the table could not be listed at all, or null. */
-    readonly error: string | null,
-  ) {}
-
-  static read(src: ProcSource): ProcessTable {
-    let names: string[];
-    try {
-      names = readdirSync(src.root, { withFileTypes: true })
-        .filter((e) => e.isDirectory() && /^[1-9][0-9]*$/.test(e.name))
-        .map((e) => e.name);
-    } catch (err: unknown) {
-      const code = errCode(err);
-      return new ProcessTable(new Map(), [], `cannot list ${src.root}: ${code === "" ? "I/O error" : code}`);
-    }
-    const args = new Map<number, readonly string[]>();
-    const unreadable: number[] = [];
-    for (const name of names) {
-      const pid = Number(name);
-      if (!validPid(pid)) continue;
-      const r = readProcFile(src.root, name, "cmdline", CMDLINE_CAP);
-      if (r.kind === "ok") args.set(pid, splitCmdline(r.text));
-      else if (r.kind === "unreadable") unreadable.push(pid);
-    }
-    return new ProcessTable(
-      args,
-      unreadable.sort((a, b) => a - b),
-      null,
-    );
-  }
-
-  /** Number of processes whose cmdline was read. */
-  get size(): number {
-    return this.args.size;
-  }
-
-  /** PIDs (sorted) with some argument for which `test` holds. */
-  pidsWhere(test: (arg: string) => boolean): number[] {
-    const out: number[] = [];
-    for (const [pid, args] of this.args) if (args.some(test)) out.push(pid);
-    return out.sort((a, b) => a - b);
-  }
-}
-
-type PidCheck = LiveProcess | "not_live" | { readonly unverifiable: string };
-
-/** A recorded PID is alive when <root>/<pid> exists and some argument of its cmdline contains `needle`. */
-function checkRecorded(
-  src: ProcSource,
-  pid: number,
-  role: LiveProcess["role"],
-  needle: string,
-  evidence: string,
-): PidCheck {
-  if (!validPid(pid)) return "not_live";
-  const r = readProcFile(src.root, String(pid), "cmdline", CMDLINE_CAP);
-  if (r.kind === "gone") return "not_live";
-  if (r.kind === "unreadable")
-    return { unverifiable: `${role} PID ${pid} exists but its cmdline cannot be read (${r.reason})` };
-  if (needle === "")
-    return { unverifiable: `${role} PID ${pid} exists and there is no ID to match its cmdline against` };
-  // Any other cmdline is PID reuse (or an empty one: a zombie or kernel thread): not ours.
-  return splitCmdline(r.text).some((a) => a.includes(needle)) ? { pid, role, evidence } : "not_live";
-}
-
-/**
- * What recorded in the pod is still running, per /proc at `src`:
- * - a shim: its process.json PID exists and an argument contains the container ID
- *   (cc-shim `-c <cid>`, kata-shim `-container <cid>`);
- * - the proxy: agent.json ProxyPid exists and an argument contains the pod ID (its URL);
- * - the hypervisor: any process with an argument containing the hypervisor.json UUID or
- *   "pod-<podId>" (QEMU's PID is not stored), looked up in `table` (read now when omitted).
- * An existing PID whose cmdline names something else is PID reuse: not alive. A PID that
- * exists with an unreadable cmdline, a /proc that cannot be listed, or any process whose
- * cmdline could not be read (it might be the QEMU) make the answer "unverifiable".
- * Whether `src` shows the host's processes at all is hostProcVisibility's question.
- */
-export function findLiveProcesses(q: LivenessQuery, src: ProcSource, table?: ProcessTable): LivenessResult {
-  if (q.podId === "") return { kind: "unverifiable", reason: "empty pod ID" };
-  const checks: PidCheck[] = q.shims.map((s) =>
-    checkRecorded(
-      src,
-      s.pid,
-      "shim",
-      s.containerId,
-      `cmdline names container ${s.containerId.slice(0, ID_PREFIX)}`,
-    ),
-  );
-  if (q.proxyPid !== null) {
-    checks.push(
-      checkRecorded(src, q.proxyPid, "proxy", q.podId, `cmdline names pod ${q.podId.slice(0, ID_PREFIX)}`),
-    );
-  }
-  const live: LiveProcess[] = [];
-  for (const c of checks) {
-    if (c === "not_live") continue;
-    if ("unverifiable" in c) return { kind: "unverifiable", reason: c.unverifiable };
-    live.push(c);
-  }
-  const procs = table ?? ProcessTable.read(src);
-  if (procs.error !== null) return { kind: "unverifiable", reason: procs.error };
-  if (procs.unreadable.length > 0) {
-    const n = procs.unreadable.length;
-    return {
-      kind: "unverifiable",
-      reason: `${n} process${n === 1 ? "" : "es"} with an unreadable cmdline (first PID ${procs.unreadable[0] ?? 0}) may be the hypervisor`,
-    };
-  }
-  // A recorded shim or proxy also names the sandbox: report it once, under its recorded role.
-  const recorded = new Set(live.map((p) => p.pid));
-  live.push(...hypervisors(q, procs).filter((p) => p.role !== "sandbox" || !recorded.has(p.pid)));
-  return { kind: "checked", live: sortLive(live) };
-}
-
-function hypervisors(q: LivenessQuery, procs: ProcessTable): LiveProcess[] {
-  const uuid = q.hypervisorUuid ?? "";
-  const found = new Map<number, LiveProcess>();
-  if (uuid !== "") {
-    const evidence = `cmdline names hypervisor UUID ${uuid.slice(0, 8)}`;
-    for (const pid of procs.pidsWhere((a) => a.includes(uuid)))
-      found.set(pid, { pid, role: "hypervisor", evidence });
-  }
-  // QEMU's -name: pod-<id> (virtcontainers), sandbox-<id> (Kata).
-  for (const name of [`pod-${q.podId}`, `sandbox-${q.podId}`]) {
-    const evidence = `cmdline names ${name.slice(0, name.indexOf("-") + 1 + ID_PREFIX)}`;
-    for (const pid of procs.pidsWhere((a) => a.includes(name))) {
-      if (!found.has(pid)) found.set(pid, { pid, role: "hypervisor", evidence });
-    }
-  }
-  // Anything else naming the sandbox: Kata's containerd-shim-kata-v2 (-id <id>), virtiofsd
-  // (a socket under /run/vc/vm/<id>/), a proxy or shim whose PID was not recorded. A short ID
-  // could be part of unrelated arguments: it is looked for as a whole argument (`-id <id>`)
-  // only, so the search always runs (a false match keeps the pod, which is the safe side).
-  const id = q.podId;
-  const names = id.length >= MIN_ID_FOR_SEARCH ? (a: string) => a.includes(id) : (a: string) => a === id;
-  const evidence = `cmdline names the sandbox ${id.slice(0, ID_PREFIX)}`;
-  for (const pid of procs.pidsWhere(names)) {
-    if (!found.has(pid)) found.set(pid, { pid, role: "sandbox", evidence });
-  }
-  return [...found.values()];
-}
-
-const ROLE_ORDER: Readonly<Record<LiveProcess["role"], number>> = {
-  hypervisor: 0,
-  proxy: 1,
-  shim: 2,
-  sandbox: 3,
-};
-
-/** By PID then role; one entry per (PID, role). */
-function sortLive(live: readonly LiveProcess[]): LiveProcess[] {
-  const seen = new Set<string>();
-  return [...live]
-    .sort((a, b) => a.pid - b.pid || ROLE_ORDER[a.role] - ROLE_ORDER[b.role])
-    .filter((p) => {
-      const key = `${p.pid}/${p.role}`;
-      if (seen.has(key)) return false;
-      seen.add(key);
-      return true;
-    });
-}
+const scratch = Buffer.alloc(64 * 1024);
 
 // ---------------------------------------------------------------------------------------------
 // The newest change (rule 2, again under the lock)

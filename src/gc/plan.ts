@@ -3,7 +3,7 @@
  * to the checks that need the outside world (API re-read, lock, processes, mounts), and why
  * every other orphan is skipped this run. Rules 1, 2 and 4 of docs/gc.md "Garbage collection".
  */
-import type { PodMatch } from "../kube/match.js";
+import { isCollectable, type PodMatch } from "../kube/match.js";
 import type { PodRecord } from "../scan/snapshot.js";
 
 export type GcMode = "off" | "dry-run" | "on";
@@ -21,6 +21,9 @@ export const SKIP_REASONS = [
   // rule 3
   "owned_by_api",
   "api_unconfirmed",
+  "list_incomplete",
+  "node_gone",
+  "self_pod_absent",
   // rule 4
   "circuit_open",
   "run_limit",
@@ -113,8 +116,8 @@ export function planRun(input: PlanInput): Plan {
   input.pods.forEach((record, i) => {
     const match = input.matches[i];
     if (match === undefined || match.podId !== record.id) throw new Error("matches do not follow pods");
-    if (match.status === "matched" || match.status === "orphan") managed++;
-    if (match.status !== "orphan") return;
+    if (match.status === "matched" || isCollectable(match.status)) managed++;
+    if (!isCollectable(match.status)) return;
     orphans++;
     const previous = input.history.get(record.id);
     const since = previous ?? monoMs;

@@ -8,8 +8,9 @@
 import { lstatSync, realpathSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { TREE_SETS, treeSet, type TreeSet } from "../format/layout.js";
-import { describeError, type KubeApi, type NodeRef } from "../kube/api.js";
-import { matchPods, type PodMatch } from "../kube/match.js";
+import { describeError, type KubeApi, type NodeRef, type SelfPod } from "../kube/api.js";
+import { IncompleteListError, listAllNodePods } from "../kube/list.js";
+import { isCollectable, matchPods, type PodMatch } from "../kube/match.js";
 import { toKubePod, type KubePod } from "../kube/pods.js";
 import type { Logger } from "../log.js";
 import type { GcMetrics, GcTree } from "../metrics/gc.js";
@@ -49,7 +50,7 @@ export interface GcRunnerOptions {
   readonly procRoot: string;
   readonly processChecks: ProcessChecks;
   readonly policy: GcPolicy;
-  readonly api: Pick<KubeApi, "listNodePods" | "createNodeEvent">;
+  readonly api: Pick<KubeApi, "listNodePods" | "getNode" | "createNodeEvent">;
   readonly nodeName: string;
   /** Re-read one pod (under its lock) to see that nothing changed since the plan. */
   readonly rescan: (podId: string) => Promise<PodRecord | null>;
@@ -63,6 +64,14 @@ export interface GcRunnerOptions {
   readonly lock?: (path: string, opts?: LockOptions) => Promise<LockOutcome>;
   readonly entomb?: typeof entomb;
   readonly sweeper?: TombstoneSweeper;
+  /** Items per page of the direct read (default LIST_PAGE_SIZE). */
+  readonly pageSize?: number;
+  /**
+   * The exporter's own pod (downward API). Given: a run deletes only when the direct list holds
+   * it, and the orphan-fraction breaker does not apply. Absent (the gc command outside a pod):
+   * the breaker applies.
+   */
+  readonly self?: SelfPod | null;
 }
 
 export interface RunInput {
@@ -73,6 +82,15 @@ export interface RunInput {
 }
 
 export type Outcome = "deleted" | "would_delete" | "skipped";
+
+/** Rule 3's direct read: this node's pods and the matches they give, or why there is no evidence. */
+type DirectRead =
+  | { readonly kind: "failed"; readonly reason: SkipReason; readonly detail: string }
+  | {
+      readonly kind: "read";
+      readonly pods: readonly KubePod[];
+      readonly matches: ReadonlyMap<string, PodMatch>;
+    };
 
 export interface Decision {
   readonly podId: string;
@@ -142,6 +160,16 @@ export class GcRunner {
     return this.opts.policy.mode;
   }
 
+  /**
+   * Rule 4's orphan-fraction breaker is the fallback guard against an API answer about the wrong
+   * node or an empty one: with the exporter's own pod known, rule 3 has positive evidence instead
+   * (the direct list holds it, or nothing is deleted), and a node with few VM pods, or one just
+   * rebooted, is cleaned up.
+   */
+  private get breakerApplies(): boolean {
+    return (this.opts.self ?? null) === null;
+  }
+
   async run(input: RunInput): Promise<RunReport> {
     const { log, metrics, policy } = this.opts;
     const nowMs = this.now();
@@ -156,6 +184,7 @@ export class GcRunner {
       nodeConfirmed: input.node !== null,
     });
     this.history = plan.history;
+    const circuitOpen = this.breakerApplies && plan.circuitOpen;
     for (const id of this.reported) if (!plan.history.has(id)) this.reported.delete(id);
     const decisions: Decision[] = [];
     const skip = (podId: string, reason: SkipReason, detail: string, evidence: Evidence | null = null) => {
@@ -170,7 +199,7 @@ export class GcRunner {
       log.warn({ reason: plan.blocked, orphans: plan.orphans }, "gc: run skipped");
     } else {
       for (const s of plan.skips) skip(s.podId, s.reason, s.detail);
-      if (plan.circuitOpen && plan.orphans > 0) {
+      if (circuitOpen && plan.orphans > 0) {
         log.error(
           {
             orphans: plan.orphans,
@@ -181,17 +210,17 @@ export class GcRunner {
           "gc: orphan fraction above --gc-max-orphan-fraction; deleting nothing (a wrong node name, an empty API answer or a mis-scoped token look like this)",
         );
       }
-      await this.act(plan.candidates, input, plan.circuitOpen, skip, decisions);
+      await this.act(plan.candidates, input, circuitOpen, skip, decisions);
     }
     await this.sweep();
-    metrics.circuitOpen.set(plan.blocked === null && plan.circuitOpen ? 1 : 0);
+    metrics.circuitOpen.set(plan.blocked === null && circuitOpen ? 1 : 0);
     metrics.runs.inc();
     metrics.lastRun.set(this.now() / 1000);
     return {
       blocked: plan.blocked,
       orphans: plan.orphans,
       managed: plan.managed,
-      circuitOpen: plan.circuitOpen,
+      circuitOpen,
       decisions,
     };
   }
@@ -207,28 +236,18 @@ export class GcRunner {
     const node = input.node;
     if (node === null) return;
     // Rule 3: one read straight from the API server (not the watch cache) right before acting.
-    let direct: Map<string, PodMatch> | null = null;
-    let directError = "";
-    try {
-      const list = await this.opts.api.listNodePods();
-      const pods = list.items
-        .map(toKubePod)
-        .filter((p): p is KubePod => p !== null && p.nodeName === this.opts.nodeName);
-      direct = new Map(matchPods({ snapshot: input.snapshot, pods }).map((m) => [m.podId, m]));
-    } catch (err: unknown) {
-      directError = describeError(err);
-    }
+    const direct = await this.directRead(input.snapshot, node);
     let deletions = 0;
     let host: HostView | null = null;
     for (const c of candidates) {
       const id = c.record.id;
       const evidence = this.evidence(c);
-      if (direct === null) {
-        skip(id, "api_unconfirmed", `direct API read failed: ${directError}`, evidence);
+      if (direct.kind === "failed") {
+        skip(id, direct.reason, direct.detail, evidence);
         continue;
       }
-      const now = direct.get(id);
-      if (now?.status !== "orphan") {
+      const now = direct.matches.get(id);
+      if (now === undefined || !isCollectable(now.status)) {
         skip(
           id,
           "owned_by_api",
@@ -253,6 +272,74 @@ export class GcRunner {
       deletions++;
       await this.event(node, done);
     }
+  }
+
+  /**
+   * Rule 3's read: every page of this node's pods, straight from the API server, matched against
+   * the snapshot. A failed first page is `api_unconfirmed`; a list that did not complete (a later
+   * page failed, a 410 on its continue token) is `list_incomplete`: neither is evidence.
+   */
+  private async directRead(snapshot: Snapshot, node: NodeRef): Promise<DirectRead> {
+    const gone = await this.nodeGone(node);
+    if (gone !== null) return gone;
+    let items: readonly unknown[];
+    try {
+      items = (await listAllNodePods(this.opts.api, this.opts.pageSize)).items;
+    } catch (err: unknown) {
+      if (err instanceof IncompleteListError) {
+        this.opts.log.warn({ err: err.message, pages: err.pages }, "gc: the direct list did not complete");
+        return { kind: "failed", reason: "list_incomplete", detail: `direct API read: ${err.message}` };
+      }
+      return {
+        kind: "failed",
+        reason: "api_unconfirmed",
+        detail: `direct API read failed: ${describeError(err)}`,
+      };
+    }
+    const pods = items
+      .map(toKubePod)
+      .filter((p): p is KubePod => p !== null && p.nodeName === this.opts.nodeName);
+    const absent = this.selfAbsent(pods);
+    if (absent !== null) return absent;
+    return { kind: "read", pods, matches: new Map(matchPods({ snapshot, pods }).map((m) => [m.podId, m])) };
+  }
+
+  /**
+   * The Node is read again on every run: deleted (404) or re-created (another UID) since it was
+   * confirmed, this node's pods in the API are not the ones on disk: `node_gone`.
+   */
+  private async nodeGone(confirmed: NodeRef): Promise<DirectRead | null> {
+    const name = this.opts.nodeName;
+    let now: NodeRef | null;
+    try {
+      now = await this.opts.api.getNode();
+    } catch (err: unknown) {
+      return {
+        kind: "failed",
+        reason: "api_unconfirmed",
+        detail: `reading Node "${name}" failed: ${describeError(err)}`,
+      };
+    }
+    const detail =
+      now === null
+        ? `Node "${name}" no longer exists in the API`
+        : confirmed.uid !== "" && now.uid !== confirmed.uid
+          ? `Node "${name}" was re-created (UID ${confirmed.uid} is now ${now.uid})`
+          : null;
+    if (detail === null) return null;
+    this.opts.log.error({ nodeName: name }, `gc: ${detail}; deleting nothing`);
+    return { kind: "failed", reason: "node_gone", detail };
+  }
+
+  /** With the exporter's own pod known, the direct list must hold it (same namespace, name and UID). */
+  private selfAbsent(pods: readonly KubePod[]): DirectRead | null {
+    const self = this.opts.self ?? null;
+    if (self === null) return null;
+    if (pods.some((p) => p.uid === self.uid && p.namespace === self.namespace && p.name === self.name))
+      return null;
+    const detail = `the exporter's own pod ${self.namespace}/${self.name} (${self.uid}) is not in the direct list of this node's ${pods.length} pods`;
+    this.opts.log.error({ self }, `gc: ${detail}; deleting nothing`);
+    return { kind: "failed", reason: "self_pod_absent", detail };
   }
 
   /** Once per run: whether the host's PID namespace is visible, and its processes when checked. */

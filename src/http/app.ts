@@ -13,10 +13,16 @@ export interface KubernetesSummary {
   readonly gcMode: string;
 }
 
+/** The processes collector for the landing page (absent: not shown). */
+export type ProcessesLine =
+  | { readonly state: "off" | "not_visible" | "starting" }
+  | { readonly state: "on"; readonly pods: number; readonly processes: number; readonly takenAt: number };
+
 export interface AppSource {
   readonly ready: boolean;
   readonly snapshot: Snapshot | null;
   readonly kubernetes?: KubernetesSummary | null;
+  readonly processes?: ProcessesLine;
   render(gzip: boolean): Promise<readonly Buffer[]>;
   countScrape(): void;
 }
@@ -32,7 +38,28 @@ function kubernetesLine(k: KubernetesSummary | null | undefined): string {
   }; ${k.orphans} orphan pods; GC ${escapeHtml(k.gcMode)}.</p>`;
 }
 
-function landing(nodeName: string, s: Snapshot | null, k?: KubernetesSummary | null): string {
+function processesLine(p: ProcessesLine | undefined): string {
+  if (p === undefined) return "";
+  switch (p.state) {
+    case "off":
+      return "<p>Process metrics: off (--no-collector.processes).</p>";
+    case "not_visible":
+      return "<p>Process metrics: <b>off: the host's PID namespace is not visible</b> (run the pod with hostPID).</p>";
+    case "starting":
+      return "<p>Process metrics: first sample in progress.</p>";
+    case "on":
+      return `<p>Process metrics: ${p.processes} processes of ${p.pods} pods; last sample ${escapeHtml(
+        new Date(p.takenAt * 1000).toISOString(),
+      )}.</p>`;
+  }
+}
+
+function landing(
+  nodeName: string,
+  s: Snapshot | null,
+  k?: KubernetesSummary | null,
+  p?: ProcessesLine,
+): string {
   const rows =
     s === null
       ? "<p>First scan in progress.</p>"
@@ -49,6 +76,7 @@ function landing(nodeName: string, s: Snapshot | null, k?: KubernetesSummary | n
 <p>Node <b>${escapeHtml(nodeName)}</b></p>
 ${rows}
 ${kubernetesLine(k)}
+${processesLine(p)}
 <ul><li><a href="metrics">/metrics</a></li><li><a href="healthz">/healthz</a></li><li><a href="readyz">/readyz</a></li></ul>
 </body></html>
 `;
@@ -80,10 +108,10 @@ export function createApp(source: AppSource, nodeName: string): Express {
   });
   app.get("/readyz", (_req, res) => {
     if (source.ready) res.type("text/plain").send("ok\n");
-    else res.status(503).type("text/plain").send("not ready: first scan in progress\n");
+    else res.status(503).type("text/plain").send("not ready: first scan and file watches in progress\n");
   });
   app.get("/", (_req, res) => {
-    res.type("html").send(landing(nodeName, source.snapshot, source.kubernetes));
+    res.type("html").send(landing(nodeName, source.snapshot, source.kubernetes, source.processes));
   });
   app.use((_req, res) => {
     res.status(404).type("text/plain").send("not found\n");

@@ -7,6 +7,14 @@ export interface PodList {
   /** Raw pod objects (narrowed by toKubePod). */
   readonly items: readonly unknown[];
   readonly resourceVersion: string;
+  /** A page that is not the last: the token that asks for the next one (`metadata.continue`). */
+  readonly continue?: string;
+}
+
+/** One page of a list: at most `limit` items, from `continue` (absent for the first page). */
+export interface PageRequest {
+  readonly limit: number;
+  readonly continue?: string;
 }
 
 export interface WatchHandlers {
@@ -25,6 +33,16 @@ export interface NodeRef {
   readonly uid: string;
 }
 
+/**
+ * The exporter's own pod (from the downward API). Its presence in the direct list of this node's
+ * pods proves that the list is about this node and complete.
+ */
+export interface SelfPod {
+  readonly namespace: string;
+  readonly name: string;
+  readonly uid: string;
+}
+
 export interface NodeEvent {
   readonly reason: "OrphanPodStateRemoved" | "OrphanPodStateFound";
   readonly type: "Normal" | "Warning";
@@ -33,8 +51,11 @@ export interface NodeEvent {
 }
 
 export interface KubeApi {
-  /** Every pod bound to this node, read from etcd (not a cache). */
-  listNodePods(): Promise<PodList>;
+  /**
+   * The pods bound to this node, read from etcd (not a cache): one page of them with `page`, else
+   * whatever the server answers (which may still be a page: see list.ts, the only caller).
+   */
+  listNodePods(page?: PageRequest): Promise<PodList>;
   /** Watch this node's pods from `resourceVersion`; resolves once the server accepted the watch. */
   watchNodePods(
     resourceVersion: string,

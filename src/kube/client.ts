@@ -15,7 +15,7 @@ import {
   type ResponseContext,
 } from "@kubernetes/client-node";
 import { randomBytes } from "node:crypto";
-import type { KubeApi, NodeEvent, NodeRef, PodList, WatchHandle, WatchHandlers } from "./api.js";
+import type { KubeApi, NodeEvent, NodeRef, PageRequest, PodList, WatchHandle, WatchHandlers } from "./api.js";
 import { httpStatusOf } from "./api.js";
 
 export type KubeConfigSource =
@@ -74,9 +74,18 @@ export class ClientNodeApi implements KubeApi {
     return `spec.nodeName=${this.opts.nodeName}`;
   }
 
-  async listNodePods(): Promise<PodList> {
-    const list = await this.core.listPodForAllNamespaces({ fieldSelector: this.fieldSelector });
-    return { items: list.items, resourceVersion: list.metadata?.resourceVersion ?? "" };
+  async listNodePods(page?: PageRequest): Promise<PodList> {
+    const list = await this.core.listPodForAllNamespaces({
+      fieldSelector: this.fieldSelector,
+      ...(page === undefined ? {} : { limit: page.limit }),
+      ...(page?.continue === undefined ? {} : { _continue: page.continue }),
+    });
+    const next = list.metadata?._continue ?? "";
+    return {
+      items: list.items,
+      resourceVersion: list.metadata?.resourceVersion ?? "",
+      ...(next === "" ? {} : { continue: next }),
+    };
   }
 
   async watchNodePods(

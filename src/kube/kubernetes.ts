@@ -14,7 +14,10 @@ export interface KubernetesOptions {
   readonly registry: Registry;
   readonly clock?: Clock;
   /** Pod view timings (tests shorten them). */
-  readonly view?: Pick<PodViewOptions, "watchTimeoutSeconds" | "stallGraceMs" | "staleAfterMs" | "backoffMs">;
+  readonly view?: Pick<
+    PodViewOptions,
+    "watchTimeoutSeconds" | "stallGraceMs" | "staleAfterMs" | "backoffMs" | "pageSize"
+  >;
   readonly nodeRetryMs?: number;
   /** The pod view or the node check changed. */
   readonly onChange?: () => void;

@@ -52,6 +52,7 @@ export class NodeCheck {
     try {
       const node = await api.getNode();
       if (node === null) {
+        this.node = null;
         this.stateValue = "not_found";
         if (before !== "not_found") {
           log.error(
@@ -72,6 +73,22 @@ export class NodeCheck {
     }
     if (before !== this.stateValue) this.opts.onChange?.();
     return this.stateValue;
+  }
+
+  /**
+   * GC's read of the Node found it gone or re-created: unconfirm it (GC stops at rule 1) and check
+   * again every retry period until it is confirmed.
+   */
+  invalidate(): void {
+    if (this.node === null || this.stopping.signal.aborted) return;
+    this.node = null;
+    this.stateValue = "pending";
+    this.opts.onChange?.();
+    const previous = this.loop;
+    this.loop = (async () => {
+      await previous;
+      await this.run();
+    })();
   }
 
   private async run(): Promise<void> {

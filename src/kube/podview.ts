@@ -2,7 +2,8 @@
  * The pod view of this node: list, then watch, kept alive by hand (the client's informer stops
  * for good after most errors and can stall silently).
  *
- * - After a list the view is synced. A watch follows from the list's resourceVersion.
+ * - After a complete list (every page, list.ts) the view is synced. A watch follows from the
+ *   list's resourceVersion.
  * - A watch that ends cleanly (the server's timeoutSeconds) is re-opened from the last
  *   resourceVersion. A 410 (Expired/Gone) relists at once. Any other failure (error event, HTTP
  *   error, reset, a watch that sends nothing past its own timeout: a silent stall) counts a
@@ -12,6 +13,7 @@
  */
 import type { Logger } from "../log.js";
 import { describeError, httpStatusOf, type KubeApi, type WatchHandle } from "./api.js";
+import { listAllNodePods } from "./list.js";
 import { toKubePod, type KubePod } from "./pods.js";
 
 export interface Clock {
@@ -52,6 +54,8 @@ export interface PodViewOptions {
   readonly stallGraceMs?: number;
   /** Stale after this long without contact. Default 120 s. */
   readonly staleAfterMs?: number;
+  /** Items per page of a list (default LIST_PAGE_SIZE). */
+  readonly pageSize?: number;
   /** Backoff after failures: base and cap. Default 1 s and 30 s. */
   readonly backoffMs?: readonly [number, number];
   /** Called when the set of pods or the synced state changed. */
@@ -182,7 +186,8 @@ export class PodView {
 
   private async list(): Promise<boolean> {
     try {
-      const list = await this.opts.api.listNodePods();
+      // Every page, or nothing: a list that did not complete leaves the view as it was.
+      const list = await listAllNodePods(this.opts.api, this.opts.pageSize);
       this.store.clear();
       for (const raw of list.items) {
         const pod = toKubePod(raw);

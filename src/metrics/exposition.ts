@@ -3,6 +3,7 @@
  * generator of samples from a Snapshot. Rendered to Prometheus text format 0.0.4.
  */
 import type { PodMatch } from "../kube/match.js";
+import type { ProcessSample } from "../scan/pod-processes.js";
 import type { PodRecord, Snapshot } from "../scan/snapshot.js";
 
 export type MetricType = "gauge" | "counter";
@@ -30,6 +31,8 @@ export interface PodFamily extends FamilyBase {
 export interface RenderContext {
   /** One per snapshot pod, in snapshot order; null when Kubernetes is off. */
   readonly matches: readonly PodMatch[] | null;
+  /** The last process sample, for the sampled collectors; null or absent before the first. */
+  readonly processes?: ProcessSample | null;
 }
 
 export const NO_CONTEXT: RenderContext = { matches: null };
@@ -50,6 +53,8 @@ export interface Collector {
   readonly families: readonly Family[];
   /** Rendered only when the Kubernetes pod view is on. */
   readonly needsKubernetes?: boolean;
+  /** Rendered from the timed process sample, in a cached part of its own, not with each snapshot. */
+  readonly sampled?: boolean;
 }
 
 export function escapeLabelValue(v: string): string {

@@ -49,6 +49,7 @@ class PodReader {
     private readonly hostRoot: string,
     readonly podId: string,
     private readonly force: boolean,
+    private readonly storeDirs: readonly string[] = [],
   ) {}
 
   /**
@@ -97,6 +98,8 @@ class PodReader {
         // A symlink, FIFO, socket or directory with a state file's name: the loader
         // reports it (symlink / not_regular_file) without following or opening it.
         files.add(e.name);
+      } else if (podLevel && e.isDirectory() && this.storeDirs.includes(e.name)) {
+        // The runtime store's own directory (Kata 1.x `raw/`): neither a container nor a problem.
       } else if (podLevel && (e.isDirectory() || e.isSymbolicLink())) {
         const id = validateId(e.name);
         if (!id.ok)
@@ -291,7 +294,7 @@ export function scanPod(
   listed: Listed | null = null,
   previous: PodRecord | null = null,
 ): PodScan {
-  const r = new PodReader(loader, hostRoot, podId, force);
+  const r = new PodReader(loader, hostRoot, podId, force, set.storeDirs);
   const run = r.dir(treeRel(set, "run", podId), null, listed === null ? null : listed.run);
   const cfg = r.dir(treeRel(set, "config", podId), null, listed === null ? null : listed.config);
   if (!run.present && !cfg.present) return { record: null, transient: false };
@@ -593,6 +596,10 @@ function podIdentity(config: PodConfigInfo | null, containers: readonly Containe
   if (known !== undefined) return known;
   const anyKnown = candidates.find((i) => i.status === "known");
   if (anyKnown !== undefined) return anyKnown;
+  // Kata 1.9+ no longer embeds the spec, so the pod config's own identity is unknown; a sandbox
+  // whose readable spec (its OCI bundle) has no Kubernetes key says "not Kubernetes".
+  const sandboxNone = containers.find((c) => c.type === "sandbox" && c.identity.status === "none");
+  if (sandboxNone !== undefined) return sandboxNone.identity;
   if (candidates.length > 0 && candidates.every((i) => i.status === "none"))
     return candidates[0] ?? unknownIdentity("");
   return unknownIdentity(

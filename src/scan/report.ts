@@ -4,6 +4,7 @@
  */
 import type { Identity } from "../format/identity.js";
 import { VC_STATES } from "../format/model.js";
+import { knownPid } from "../format/process.js";
 import {
   allProblems,
   type ContainerRecord,
@@ -33,7 +34,7 @@ function containerJson(c: ContainerRecord) {
     name: c.identity.containerName,
     image: c.identity.image,
     startTime: c.startTimeSeconds,
-    shimPid: c.process?.pid ?? null,
+    shimPid: knownPid(c.process),
     mounts: c.mounts,
     inRunTree: c.inRunTree,
     inConfigTree: c.inConfigTree,

@@ -24,7 +24,8 @@
  * (if any), then the first matching fault rule (failRequests, resetRequests,
  * stallWatches, expireWatches) in the order they were installed; each rule
  * answers its next `count` matches and is then dropped. passThrough() drops
- * all rules.
+ * all rules. Independently of the rules, forceListLimit(n) pages every
+ * forwarded list (the API server answers pages of n and continue tokens).
  */
 /* eslint-disable @typescript-eslint/no-unsafe-class-instance-assignment --
    @kubernetes/client-node's generated models are data-only classes; request
@@ -61,6 +62,8 @@ export interface RequestMatch {
   pathPrefix?: string;
   /** true: only watch requests; false: only non-watch requests. */
   watch?: boolean;
+  /** Only requests whose query has this parameter (e.g. "continue": the later pages of a list). */
+  hasQuery?: string;
 }
 
 /** The injected fault that answered a request. */
@@ -152,6 +155,12 @@ export interface ChaosProxy {
    * with the fault rules (a delayed failure, a delayed reset...).
    */
   delayRequests(opts: { ms: number; count?: number; match?: RequestMatch }): void;
+  /**
+   * Page every list (non-watch GET) at most `limit` items, as a server may: the `limit` query
+   * parameter is lowered (or added) before forwarding, so the API server answers a page and a
+   * continue token; null stops. The record's `query` shows what the client asked.
+   */
+  forceListLimit(limit: number | null): void;
   /** Requests seen so far, in arrival order. */
   readonly log: readonly ProxyRequestRecord[];
   /** Watch streams currently open towards clients (forwarded or stalled). */
@@ -266,12 +275,14 @@ interface RequestInfo {
   method: string;
   path: string;
   watch: boolean;
+  query: URLSearchParams;
 }
 
 function matches(m: RequestMatch, r: RequestInfo): boolean {
   if (m.method !== undefined && m.method.toUpperCase() !== r.method) return false;
   if (m.pathPrefix !== undefined && !r.path.startsWith(m.pathPrefix)) return false;
   if (m.watch !== undefined && m.watch !== r.watch) return false;
+  if (m.hasQuery !== undefined && !r.query.has(m.hasQuery)) return false;
   return true;
 }
 
@@ -377,6 +388,7 @@ export async function startChaosProxy(
   const log: Mutable<ProxyRequestRecord>[] = [];
   let faultRules: Rule<FaultAction>[] = [];
   let delayRules: Rule<number>[] = [];
+  let listLimit: number | null = null;
   const streams = new Set<OpenStream>();
   const upstreamRequests = new Set<ClientRequest>();
   /** TCP sockets of client connections by remote port (under TLS, req.socket is the TLSSocket). */
@@ -439,12 +451,21 @@ export async function startChaosProxy(
     info: RequestInfo,
     holdBack: () => Promise<boolean>,
   ): void => {
+    let target = req.url ?? "/";
+    if (listLimit !== null && info.method === "GET" && !info.watch) {
+      const asked = Number(info.query.get("limit") ?? "0");
+      if (!(asked > 0 && asked <= listLimit)) {
+        const q = new URLSearchParams(info.query);
+        q.set("limit", String(listLimit));
+        target = `${info.path}?${q.toString()}`;
+      }
+    }
     const up = httpsRequest({
       protocol: "https:",
       hostname: upstreamUrl.hostname,
       port: upstreamUrl.port,
       method: info.method,
-      path: upstreamBase + (req.url ?? "/"),
+      path: upstreamBase + target,
       headers: { ...endToEndHeaders(req.headers, ["host"]), host: upstreamUrl.host },
       agent,
     });
@@ -493,6 +514,7 @@ export async function startChaosProxy(
       method: (req.method ?? "GET").toUpperCase(),
       path: url.pathname,
       watch: isWatchUrl(url),
+      query: url.searchParams,
     };
     const rec: Mutable<ProxyRequestRecord> = {
       seq: log.length,
@@ -683,6 +705,11 @@ current-context: chaos-proxy
     delayRequests: (o) => {
       if (!(o.ms >= 0) || !Number.isFinite(o.ms)) throw new Error(`chaos-proxy: bad delay ${String(o.ms)}`);
       delayRules.push({ action: o.ms, remaining: checkCount(o.count, Infinity), match: { ...o.match } });
+    },
+    forceListLimit: (limit) => {
+      if (limit !== null && !(Number.isInteger(limit) && limit > 0))
+        throw new Error(`chaos-proxy: bad list limit ${String(limit)}`);
+      listLimit = limit;
     },
     get log(): readonly ProxyRequestRecord[] {
       return log;

@@ -86,6 +86,8 @@ export interface CreatePodOptions {
   /** Container names (default ["main"]). */
   containers?: string[];
   labels?: Record<string, string>;
+  /** Pod annotations (for example kubernetes.io/config.mirror, as a mirror pod of a static pod). */
+  annotations?: Record<string, string>;
 }
 
 /** Plain-object form of an RBAC PolicyRule. */
@@ -798,7 +800,12 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Clus
       return core.createNamespacedPod({
         namespace,
         body: {
-          metadata: { name: o.name, namespace, ...(o.labels ? { labels: o.labels } : {}) },
+          metadata: {
+            name: o.name,
+            namespace,
+            ...(o.labels ? { labels: o.labels } : {}),
+            ...(o.annotations ? { annotations: o.annotations } : {}),
+          },
           spec: {
             nodeName: o.nodeName,
             containers: (o.containers ?? ["main"]).map((name) => ({

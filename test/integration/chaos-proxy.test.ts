@@ -296,6 +296,46 @@ describe("chaos proxy in front of the test cluster", () => {
     expect(await podNames()).toEqual(["a1", "a2"]);
   });
 
+  it("forceListLimit pages every list on the API server; a rule can hit only the continue requests", async () => {
+    const p = theProxy();
+    const all = await podNames();
+    p.forceListLimit(1);
+    try {
+      const first = await core.listPodForAllNamespaces({ fieldSelector: ON_NODE });
+      expect(first.items.length).toBeLessThanOrEqual(1);
+      const token = first.metadata?._continue ?? "";
+      expect(token).not.toBe("");
+      expect(lastRecord().query.limit).toBeUndefined(); // what the client asked
+      // the API server pages from etcd and then filters by field: pages of at most 1, to the end
+      const names = first.items.map((i) => i.metadata?.name ?? "");
+      for (let next = token, pages = 1; next !== ""; pages++) {
+        expect(pages).toBeLessThan(20);
+        const page = await core.listPodForAllNamespaces({ fieldSelector: ON_NODE, _continue: next });
+        expect(page.items.length).toBeLessThanOrEqual(1);
+        names.push(...page.items.map((i) => i.metadata?.name ?? ""));
+        next = page.metadata?._continue ?? "";
+      }
+      expect(names.sort()).toEqual(all);
+      // only continue requests answer 410; first pages pass
+      p.failRequests({ status: 410, match: { pathPrefix: "/api/v1/pods", hasQuery: "continue" } });
+      await core.listPodForAllNamespaces({ fieldSelector: ON_NODE });
+      expect(lastRecord()).toMatchObject({ status: 200, fault: undefined });
+      const expired: unknown = await core
+        .listPodForAllNamespaces({ fieldSelector: ON_NODE, _continue: token })
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+      expect((expired as ApiException<unknown>).code).toBe(410);
+      expect(lastRecord()).toMatchObject({ status: 410, fault: "fail" });
+    } finally {
+      p.forceListLimit(null);
+    }
+    const whole = await core.listPodForAllNamespaces({ fieldSelector: ON_NODE });
+    expect(whole.metadata?._continue ?? "").toBe("");
+    expect(whole.items).toHaveLength(all.length);
+  });
+
   it("resetRequests makes the call fail on the client side (no HTTP answer, no hang)", async () => {
     const p = theProxy();
     p.resetRequests({ count: 1 });

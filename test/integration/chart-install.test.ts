@@ -190,33 +190,69 @@ function crd(kind: string, plural: string, spec: V1JSONSchemaProps): V1CustomRes
   };
 }
 
-const SERVICE_MONITOR = crd("ServiceMonitor", "servicemonitors", {
+const secretKey: V1JSONSchemaProps = {
+  type: "object",
+  required: ["key"],
+  properties: { name: str, key: str, optional: { type: "boolean" } },
+};
+const secretOrConfigMap: V1JSONSchemaProps = {
+  type: "object",
+  properties: { secret: secretKey, configMap: secretKey },
+};
+// used inside `items`, which client-node sends as it is (so `enum`, not the model's `_enum`)
+const tlsVersion = { type: "string", enum: ["TLS10", "TLS11", "TLS12", "TLS13"] };
+/** The scrape endpoint fields the chart renders (ServiceMonitor endpoints, PodMonitor podMetricsEndpoints). */
+const scrapeEndpoint = (extra: Record<string, V1JSONSchemaProps>): V1JSONSchemaProps => ({
+  type: "array",
+  items: {
+    type: "object",
+    properties: {
+      port: str,
+      path: str,
+      interval: promDuration,
+      scrapeTimeout: promDuration,
+      scheme: { type: "string", enum: ["http", "https", "HTTP", "HTTPS"] },
+      tlsConfig: {
+        type: "object",
+        properties: {
+          ca: secretOrConfigMap,
+          cert: secretOrConfigMap,
+          keySecret: secretKey,
+          serverName: str,
+          insecureSkipVerify: { type: "boolean" },
+          minVersion: tlsVersion,
+          maxVersion: tlsVersion,
+        },
+      },
+      basicAuth: { type: "object", properties: { username: secretKey, password: secretKey } },
+      honorLabels: { type: "boolean" },
+      relabelings,
+      metricRelabelings: relabelings,
+      ...extra,
+    },
+  },
+});
+const monitorSpec = (endpoints: string, extra: Record<string, V1JSONSchemaProps>): V1JSONSchemaProps => ({
   type: "object",
   required: ["selector"],
   properties: {
     jobLabel: str,
+    sampleLimit: { type: "integer", format: "int64" },
     selector: { type: "object", properties: { matchLabels: stringMap } },
     namespaceSelector: {
       type: "object",
       properties: { any: { type: "boolean" }, matchNames: { type: "array", items: str } },
     },
-    endpoints: {
-      type: "array",
-      items: {
-        type: "object",
-        properties: {
-          port: str,
-          path: str,
-          interval: promDuration,
-          scrapeTimeout: promDuration,
-          honorLabels: { type: "boolean" },
-          relabelings,
-          metricRelabelings: relabelings,
-        },
-      },
-    },
+    [endpoints]: scrapeEndpoint(extra),
   },
 });
+
+const SERVICE_MONITOR = crd(
+  "ServiceMonitor",
+  "servicemonitors",
+  monitorSpec("endpoints", { bearerTokenSecret: secretKey }),
+);
+const POD_MONITOR = crd("PodMonitor", "podmonitors", monitorSpec("podMetricsEndpoints", {}));
 
 const PROMETHEUS_RULE = crd("PrometheusRule", "prometheusrules", {
   type: "object",
@@ -252,7 +288,7 @@ const PROMETHEUS_RULE = crd("PrometheusRule", "prometheusrules", {
 
 async function createCrds(): Promise<void> {
   const ext = cluster.kubeConfig.makeApiClient(ApiextensionsV1Api);
-  for (const c of [SERVICE_MONITOR, PROMETHEUS_RULE]) {
+  for (const c of [SERVICE_MONITOR, POD_MONITOR, PROMETHEUS_RULE]) {
     await ext.createCustomResourceDefinition({ body: c });
     await pollUntil(`CRD ${c.metadata?.name ?? ""} established`, async () => {
       const got = await ext.readCustomResourceDefinition({ name: c.metadata?.name ?? "" });
@@ -279,7 +315,7 @@ describe("the chart in a real API server", () => {
     expect(await storedAsRendered(objects)).toEqual([]);
   });
 
-  it("helm install with GC on, a bundle directory, a created namespace and the ServiceMonitor, PrometheusRule and dashboard: all accepted as rendered", async () => {
+  it("helm install with GC on, a bundle directory, a created namespace, the ServiceMonitor, PodMonitor, PrometheusRule, dashboard, NetworkPolicy and the community values: all accepted as rendered", async () => {
     await createCrds();
     const objects = await install("vce-gc", "default", {
       gc: { mode: "on" },
@@ -290,9 +326,32 @@ describe("the chart in a real API server", () => {
         additionalLabels: { release: "kube-prometheus-stack" },
         interval: "30s",
         relabelings: [{ action: "replace", targetLabel: "cluster", replacement: "test" }],
+        sampleLimit: 60000,
+        scheme: "https",
+        tlsConfig: {
+          ca: { secret: { name: "vce-ca", key: "ca.crt" } },
+          serverName: "vce",
+          minVersion: "TLS12",
+        },
+        basicAuth: {
+          username: { name: "vce-web", key: "user" },
+          password: { name: "vce-web", key: "password" },
+        },
+        bearerTokenSecret: { name: "vce-token", key: "token" },
       },
-      prometheusRule: { enabled: true, runbookBaseUrl: "https://docs.example.com/vce/" },
+      podMonitor: { enabled: true, interval: "30s", sampleLimit: 60000 },
+      networkPolicy: { enabled: true },
+      prometheusRule: { enabled: true, runbookBaseUrl: "https://docs.example.com/vce/runbooks.html" },
       dashboards: { enabled: true },
+      commonLabels: { team: "platform" },
+      podLabels: { tier: "node-agent" },
+      updateStrategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
+      service: { port: 9443 },
+      extraEnv: [{ name: "VCE_LOG_LEVEL", value: "debug" }],
+      extraVolumes: [{ name: "web", emptyDir: {} }],
+      extraVolumeMounts: [{ name: "web", mountPath: "/etc/vce" }],
+      securityContext: { seLinuxOptions: { type: "spc_t" }, appArmorProfile: { type: "RuntimeDefault" } },
+      image: { registry: "registry.example.com", digest: `sha256:${"ab".repeat(32)}` },
     });
     expect(objects.map((o) => o.kind).sort()).toEqual(
       [
@@ -301,6 +360,8 @@ describe("the chart in a real API server", () => {
         "ConfigMap",
         "DaemonSet",
         "Namespace",
+        "NetworkPolicy",
+        "PodMonitor",
         "PrometheusRule",
         "Service",
         "ServiceAccount",
@@ -314,7 +375,8 @@ describe("the chart in a real API server", () => {
     const ds = objects.find((o) => o.kind === "DaemonSet") as V1DaemonSet;
     expect(ds.metadata?.namespace).toBe("vce-gc");
     expect(ds.spec?.template.spec?.hostPID).toBe(true);
-    expect(ds.spec?.template.spec?.volumes?.map((v) => v.hostPath?.path)).toEqual([
+    expect(ds.spec?.template.spec?.volumes?.at(-1)).toEqual({ name: "web", emptyDir: {} });
+    expect(ds.spec?.template.spec?.volumes?.slice(0, -1).map((v) => v.hostPath?.path)).toEqual([
       "/run/virtcontainers",
       "/var/lib/virtcontainers",
       "/run/vc",

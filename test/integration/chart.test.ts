@@ -62,6 +62,8 @@ function argsFor(gc: { mode: string; processChecks: string }, layouts = ALL_LAYO
     "0.5",
     "--gc-process-checks",
     gc.processChecks,
+    "--process-interval",
+    "15s",
   ];
 }
 const DEFAULT_ARGS = argsFor({ mode: "dry-run", processChecks: "auto" });
@@ -218,6 +220,30 @@ describe("the chart", () => {
       if (!/^\s*#/.test(lines[i - 1] ?? "")) uncommented.push(line);
     });
     expect(uncommented).toEqual([]);
+  });
+
+  it("docs/configuration.md documents every value of values.yaml in its Values table", () => {
+    const values = loadYaml<Record<string, unknown>>(readFileSync(join(CHART, "values.yaml"), "utf8"));
+    const doc = readFileSync(join(REPO, "docs", "configuration.md"), "utf8");
+    const table = doc.slice(doc.indexOf("### Values"), doc.indexOf("### Pod Security"));
+    const named = new Set<string>();
+    for (const row of table.split("\n").filter((l) => l.startsWith("| `"))) {
+      const cell = row.split("|")[1] ?? "";
+      let parent = "";
+      for (const m of cell.matchAll(/`([^`]+)`/g)) {
+        const name = m[1] ?? "";
+        const full = name.startsWith(".") ? parent + name : name;
+        if (!name.startsWith(".")) parent = name.split(".")[0] ?? "";
+        named.add(full);
+      }
+    }
+    // a value that is a non-empty map is documented by its children, or as a whole
+    const leaves = Object.entries(values).flatMap(([k, v]) =>
+      typeof v === "object" && v !== null && !Array.isArray(v) && Object.keys(v).length > 0
+        ? Object.keys(v).map((c) => `${k}.${c}`)
+        : [k],
+    );
+    expect(leaves.filter((l) => !named.has(l) && !named.has(l.split(".")[0] ?? ""))).toEqual([]);
   });
 
   it("values.schema.json types every value of values.yaml and closes every object to unknown keys", () => {
@@ -389,12 +415,15 @@ describe("the rendered DaemonSet (default values)", () => {
     ]);
   });
 
-  it("has liveness on /healthz, readiness on /readyz and NODE_NAME from the downward API", async () => {
+  it("has liveness on /healthz, readiness on /readyz, NODE_NAME and its own pod from the downward API", async () => {
     const { container } = await renderDaemonSet();
     expect(container.livenessProbe?.httpGet).toEqual({ path: "/healthz", port: "metrics" });
     expect(container.readinessProbe?.httpGet).toEqual({ path: "/readyz", port: "metrics" });
     expect(container.env).toEqual([
       { name: "NODE_NAME", valueFrom: { fieldRef: { fieldPath: "spec.nodeName" } } },
+      { name: "POD_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },
+      { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
+      { name: "POD_UID", valueFrom: { fieldRef: { fieldPath: "metadata.uid" } } },
     ]);
   });
 
@@ -423,11 +452,14 @@ describe("the rendered DaemonSet (default values)", () => {
     });
     expect(pod.tolerations).toEqual([{ operator: "Exists" }]);
     expect(pod.priorityClassName).toBeUndefined();
-    expect(pod.nodeSelector).toBeUndefined();
+    expect(pod.nodeSelector).toEqual({ "kubernetes.io/os": "linux" });
     expect(pod.affinity).toBeUndefined();
     expect(pod.imagePullSecrets).toBeUndefined();
     expect(pod.terminationGracePeriodSeconds).toBe(10);
-    expect(ds.spec?.updateStrategy).toEqual({ type: "RollingUpdate", rollingUpdate: { maxUnavailable: 1 } });
+    expect(ds.spec?.updateStrategy).toEqual({
+      type: "RollingUpdate",
+      rollingUpdate: { maxUnavailable: 1, maxSurge: 0 },
+    });
   });
 
   it("labels everything with the standard labels; the Service selects the DaemonSet's pods on port metrics", async () => {
@@ -493,6 +525,20 @@ describe("gc values", () => {
       expect(container.securityContext?.capabilities?.add).toEqual(["DAC_READ_SEARCH"]);
     },
   );
+
+  it("processMetrics.enabled: hostPID and nothing else (read-only trees, DAC_READ_SEARCH only); interval is --process-interval", async () => {
+    const { pod, container } = await renderDaemonSet({ processMetrics: { enabled: true, interval: "30s" } });
+    expect(pod.hostPID).toBe(true);
+    expect(container.args).toEqual([
+      ...argsFor({ mode: "dry-run", processChecks: "auto" }).slice(0, -1),
+      "30s",
+    ]);
+    expect(mountsReadOnly(container)).toEqual([true, true, true, true]);
+    expect(container.securityContext?.capabilities).toEqual({ drop: ["ALL"], add: ["DAC_READ_SEARCH"] });
+    expect(container.securityContext?.privileged).toBe(false);
+    const off = await renderDaemonSet({ processMetrics: { enabled: false } });
+    expect(off.pod.hostPID).toBeUndefined();
+  });
 
   it("passes interval, grace, maximum deletions and orphan fraction as the exporter parses them", async () => {
     const { container } = await renderDaemonSet({
@@ -745,6 +791,167 @@ describe("ServiceMonitor", () => {
     expect(sm.metadata?.namespace).toBe("monitoring");
     expect(sm.spec.namespaceSelector.matchNames).toEqual([NAMESPACE]);
     expect(sm.spec.endpoints[0]?.interval).toBeUndefined();
+  });
+});
+
+describe("community chart values", () => {
+  const digest = `sha256:${"0123456789abcdef".repeat(4)}`;
+
+  it("image: registry, repository and tag; a digest wins over the tag", async () => {
+    const tagged = await renderDaemonSet({
+      image: { registry: "registry.example.com:5000", repository: "ops/vce", tag: "1.2.3" },
+    });
+    expect(tagged.container.image).toBe("registry.example.com:5000/ops/vce:1.2.3");
+    const pinned = await renderDaemonSet({
+      image: { registry: "registry.example.com", tag: "1.2.3", digest },
+    });
+    expect(pinned.container.image).toBe(`registry.example.com/virtcontainers-exporter@${digest}`);
+    expect(await renderError({ image: { digest: "latest" } })).toContain("/image/digest");
+  });
+
+  it("commonLabels go on every object, podLabels on the pods only; selectors stay as they are", async () => {
+    const { objs, ds } = await renderDaemonSet({
+      commonLabels: { team: "platform" },
+      podLabels: { tier: "node-agent" },
+      serviceMonitor: { enabled: true },
+      podMonitor: { enabled: true },
+      networkPolicy: { enabled: true },
+      prometheusRule: { enabled: true },
+      dashboards: { enabled: true },
+    });
+    for (const o of objs) expect(o.metadata?.labels?.team, `${o.kind}`).toBe("platform");
+    expect(ds.spec?.template.metadata?.labels).toMatchObject({ team: "platform", tier: "node-agent" });
+    expect(ds.spec?.selector.matchLabels).toEqual(SELECTOR);
+    expect(objs.filter((o) => o.metadata?.labels?.tier !== undefined)).toEqual([]);
+  });
+
+  it("updateStrategy, service.port (container, --listen, Service), extraEnv, extraVolumes and extraVolumeMounts", async () => {
+    const { objs, ds, pod, container } = await renderDaemonSet({
+      updateStrategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
+      service: { port: 9443 },
+      extraEnv: [{ name: "VCE_LOG_LEVEL", value: "debug" }],
+      extraVolumes: [{ name: "web", secret: { secretName: "vce-web" } }],
+      extraVolumeMounts: [{ name: "web", mountPath: "/etc/vce", readOnly: true }],
+    });
+    expect(ds.spec?.updateStrategy).toEqual({
+      type: "RollingUpdate",
+      rollingUpdate: { maxUnavailable: 0, maxSurge: 1 },
+    });
+    expect(container.ports).toEqual([{ name: "metrics", containerPort: 9443, protocol: "TCP" }]);
+    expect(container.args?.[container.args.indexOf("--listen") + 1]).toBe(":9443");
+    expect(onlyOf(objs, "Service").spec?.ports).toEqual([
+      { name: "metrics", port: 9443, targetPort: "metrics", protocol: "TCP" },
+    ]);
+    expect(container.env?.map((e) => e.name)).toEqual([
+      "NODE_NAME",
+      "POD_NAMESPACE",
+      "POD_NAME",
+      "POD_UID",
+      "VCE_LOG_LEVEL",
+    ]);
+    expect(pod.volumes?.at(-1)).toEqual({ name: "web", secret: { secretName: "vce-web" } });
+    expect(container.volumeMounts?.at(-1)).toEqual({ name: "web", mountPath: "/etc/vce", readOnly: true });
+    expect(await renderError({ service: { port: 0 } })).toContain("/service/port");
+  });
+
+  it("securityContext adds SELinux options and an AppArmor profile to the fixed hardening", async () => {
+    const plain = await renderDaemonSet();
+    const { container } = await renderDaemonSet({
+      securityContext: {
+        seLinuxOptions: { type: "spc_t" },
+        appArmorProfile: { type: "Localhost", localhostProfile: "vce" },
+      },
+    });
+    const { seLinuxOptions, appArmorProfile, ...rest } = must(container.securityContext, "securityContext");
+    expect(seLinuxOptions).toEqual({ type: "spc_t" });
+    expect(appArmorProfile).toEqual({ type: "Localhost", localhostProfile: "vce" });
+    expect(rest).toEqual(plain.container.securityContext);
+    expect(await renderError({ securityContext: { privileged: true } })).toMatch(
+      /additional properties 'privileged' not allowed/i,
+    );
+  });
+
+  it("accepts a `global` key, so it renders as a subchart under a strict schema", async () => {
+    const { container } = await renderDaemonSet({ global: { imageRegistry: "ignored.example" } });
+    expect(container.image).toBe("virtcontainers-exporter:0.1.0");
+  });
+
+  it("ServiceMonitor: sample limit, scheme, TLS, basic auth and bearer token for a protected /metrics", async () => {
+    const basicAuth = {
+      username: { name: "vce-web", key: "user" },
+      password: { name: "vce-web", key: "password" },
+    };
+    const tlsConfig = {
+      ca: { secret: { name: "vce-ca", key: "ca.crt" } },
+      serverName: "virtcontainers-exporter",
+    };
+    const sm = onlyOf(
+      parseObjects(
+        await render({
+          serviceMonitor: {
+            enabled: true,
+            sampleLimit: 60000,
+            scheme: "https",
+            tlsConfig,
+            basicAuth,
+            bearerTokenSecret: { name: "vce-token", key: "token" },
+          },
+        }),
+      ),
+      "ServiceMonitor",
+    );
+    expect(sm.spec.sampleLimit).toBe(60000);
+    expect(sm.spec.endpoints[0]).toMatchObject({
+      scheme: "https",
+      tlsConfig,
+      basicAuth,
+      bearerTokenSecret: { name: "vce-token", key: "token" },
+      honorLabels: true,
+    });
+    const plain = onlyOf(parseObjects(await render({ serviceMonitor: { enabled: true } })), "ServiceMonitor");
+    expect(plain.spec.sampleLimit).toBeUndefined();
+    expect(Object.keys(plain.spec.endpoints[0] ?? {}).sort()).toEqual([
+      "honorLabels",
+      "path",
+      "port",
+      "relabelings",
+    ]);
+  });
+
+  it("PodMonitor: the ServiceMonitor's endpoint for the exporter pods, in its own namespace", async () => {
+    const objs = parseObjects(
+      await render({
+        serviceMonitor: { enabled: true, interval: "30s" },
+        podMonitor: {
+          enabled: true,
+          namespace: "monitoring",
+          interval: "30s",
+          additionalLabels: { release: "kps" },
+          sampleLimit: 100,
+        },
+      }),
+    );
+    const pm = onlyOf(objs, "PodMonitor");
+    const sm = onlyOf(objs, "ServiceMonitor");
+    expect(pm.metadata?.namespace).toBe("monitoring");
+    expect(pm.metadata?.labels).toEqual({ ...STANDARD, release: "kps" });
+    expect(pm.spec.selector.matchLabels).toEqual(SELECTOR);
+    expect(pm.spec.namespaceSelector.matchNames).toEqual([NAMESPACE]);
+    expect(pm.spec.podMetricsEndpoints).toEqual(sm.spec.endpoints);
+    expect(pm.spec.sampleLimit).toBe(100);
+  });
+
+  it("NetworkPolicy: only the given peers reach the metrics port; off by default", async () => {
+    expect(parseObjects(await render()).map((o) => o.kind)).not.toContain("NetworkPolicy");
+    const np = onlyOf(parseObjects(await render({ networkPolicy: { enabled: true } })), "NetworkPolicy");
+    expect(np.spec?.podSelector?.matchLabels).toEqual(SELECTOR);
+    expect(np.spec?.policyTypes).toEqual(["Ingress"]);
+    expect(np.spec?.ingress).toHaveLength(1);
+    // client-node's model names the `from` field `_from`
+    expect(np.spec?.ingress?.[0]?._from).toEqual([
+      { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "monitoring" } } },
+    ]);
+    expect(np.spec?.ingress?.[0]?.ports).toEqual([{ port: "metrics", protocol: "TCP" }]);
   });
 });
 

@@ -114,6 +114,12 @@ const QUERIES = panelQueries();
 const EMPTY_HERE: Readonly<Record<string, string>> = {
   "Collectors failing A":
     "lists only collectors whose last render failed (== 0); no collector can be made to fail from outside",
+  // The VM cost row: the example pods have no hypervisor, shim or proxy running on the test
+  // host (test/integration/processes.test.ts checks these series against real processes).
+  "Host CPU by pod (top 10) A": "no VM process of the example pods runs on the test host",
+  "Host memory by pod (top 10) A": "no VM process of the example pods runs on the test host",
+  "Hypervisor memory beside VM memory A": "no VM process of the example pods runs on the test host",
+  "Hypervisor memory beside VM memory B": "no VM process of the example pods runs on the test host",
 };
 
 /** Grafana's built-in interval variables, for a 1 s scrape interval and a short time range. */

@@ -214,7 +214,7 @@ describe("the dashboard", () => {
     expect(spawnSync(PROMTOOL ?? "promtool", ["check", "rules", file]).status).not.toBe(0);
   });
 
-  it("covers pods, VMs, devices, Kubernetes, the GC, file problems and the exporter's own health", () => {
+  it("covers pods, VMs, their host cost, devices, Kubernetes, the GC, file problems and the exporter's own health", () => {
     const used = new Set(
       queries.flatMap(({ target }) =>
         promqlRefs(target.expr).selectors.map((s) => familyOf(s.metric ?? "")?.name),
@@ -226,6 +226,8 @@ describe("the dashboard", () => {
       "virtcontainers_pod_vcpus",
       "virtcontainers_pod_memory_bytes",
       "virtcontainers_pod_containers",
+      "virtcontainers_pod_process_cpu_seconds_total",
+      "virtcontainers_pod_process_resident_memory_bytes",
       "virtcontainers_container_state",
       // node totals without a namespace label (virtcontainers_devices, virtcontainers_orphan_pods)
       // are not used: the panels count the per-pod series, so the namespace variable applies

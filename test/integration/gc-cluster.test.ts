@@ -30,7 +30,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, type TestContext 
 import { hostProcVisibility, tryExclusiveLock } from "../../src/gc/guards.js";
 import type { GcPolicy } from "../../src/gc/plan.js";
 import { GcRunner, type RunReport } from "../../src/gc/runner.js";
-import type { KubeApi } from "../../src/kube/api.js";
+import type { KubeApi, SelfPod } from "../../src/kube/api.js";
 import { ClientNodeApi, loadKubeConfig } from "../../src/kube/client.js";
 import { matchPods } from "../../src/kube/match.js";
 import { toKubePod, type KubePod } from "../../src/kube/pods.js";
@@ -179,6 +179,27 @@ async function fixture(n: number, owned: number, orphans: number): Promise<Fixtu
 
 const ids = (pods: readonly VcPod[]): string[] => pods.map((p) => p.id);
 
+/** The exporter's own pod on the fixture's node (as the DaemonSet would have created it). */
+/** The exporter's pod namespace/name as the API has it now. */
+async function readSelf(namespace: string, name: string): Promise<SelfPod> {
+  const pod = await cluster.core.readNamespacedPod({ namespace, name });
+  return { namespace, name, uid: must(pod.metadata?.uid, "uid") };
+}
+
+async function selfPod(f: Fixture): Promise<SelfPod> {
+  const name = `exporter-${f.node}`;
+  const created = await cluster.createPod({ namespace: SA_NAMESPACE, name, nodeName: f.node });
+  return { namespace: SA_NAMESPACE, name, uid: must(created.metadata?.uid, "uid of the exporter's pod") };
+}
+
+/** Rewrite a JSON file of a pod's tree. */
+function editJson(file: string, edit: (o: Record<string, unknown>) => Record<string, unknown>): void {
+  writeFileSync(
+    file,
+    JSON.stringify(edit(JSON.parse(readFileSync(file, "utf8")) as Record<string, unknown>)),
+  );
+}
+
 /** Both trees hold exactly these pod directories. */
 function expectTrees(hostRoot: string, podIds: readonly string[]): void {
   const sorted = [...podIds].sort();
@@ -197,6 +218,8 @@ function nodeApi(nodeName: string, kubeconfig = saKubeconfig): ClientNodeApi {
 }
 
 interface ServiceOpts {
+  /** The exporter's own pod (as the chart passes it from the downward API); absent: none. */
+  readonly self?: SelfPod;
   readonly nodeName?: string;
   readonly api?: KubeApi;
   readonly pollIntervalMs?: number;
@@ -225,6 +248,7 @@ async function startService(f: Fixture, opts: ServiceOpts = {}): Promise<Exporte
       intervalMs: 3_600_000, // runs are started by the tests
       processChecks: "auto",
       procRoot: "/proc",
+      self: opts.self ?? null,
     },
   });
   services.push(service);
@@ -1098,5 +1122,180 @@ describe("GC against the API server", () => {
     });
     expect(evidence(runOnly)).toMatchObject({ presence: "run_only", lock: "held", removed: ["run"] });
     expectTrees(f.hostRoot, ids(f.owned));
+  });
+
+  it("20: static pods are owned through their mirror pods; next to one live pod, the one real orphan goes", async () => {
+    const f = await fixture(20, 1, 3);
+    const [a, b, real] = f.orphans;
+    const statics = [must(a, "static a"), must(b, "static b")];
+    const orphan = must(real, "orphan").id;
+    // A static pod's sandbox carries the kubelet's UID (a hash of its manifest); the API holds a
+    // mirror pod with its own UID and that hash in kubernetes.io/config.mirror.
+    for (const p of statics) {
+      const hash = randomId().slice(0, 32);
+      rewriteUid(f.hostRoot, p, hash);
+      const mirror = await cluster.createPod({
+        namespace: POD_NAMESPACE,
+        name: must(p.name, "name"),
+        nodeName: f.node,
+        annotations: { "kubernetes.io/config.mirror": hash, "kubernetes.io/config.source": "file" },
+      });
+      expect(mirror.metadata?.uid).not.toBe(hash);
+      expect(mirror.metadata?.annotations?.["kubernetes.io/config.mirror"]).toBe(hash);
+    }
+    const service = await startService(f, { self: await selfPod(f) }); // default fraction 0.5
+    await waitUsable(service);
+    await waitMatches(service, {
+      ...each(ids(statics), "matched/mirror_uid"),
+      ...each(ids(f.owned), "matched/uid"),
+      [orphan]: "orphan/uid_not_found",
+    });
+    expect(outcomes(await runGc(service))).toEqual({ [orphan]: "skipped:first_seen" });
+    const second = await runGc(service);
+    expect(second.circuitOpen).toBe(false);
+    expect(outcomes(second)).toEqual({ [orphan]: "deleted" });
+    expectTrees(f.hostRoot, [...ids(f.owned), ...ids(statics)]);
+  });
+
+  it("21: a proxy that pages every list: owners on later pages keep their pods; a 410 on a continue token is list_incomplete", async () => {
+    const f = await fixture(21, 5, 1);
+    const orphan = must(f.orphans[0], "orphan").id;
+    const self = await selfPod(f);
+    const { proxy, kubeconfig } = await proxied();
+    proxy.forceListLimit(2);
+    // The fraction breaker off: only the lists stand between the owned pods and a deletion.
+    const service = await startService(f, {
+      api: nodeApi(f.node, kubeconfig),
+      self,
+      policy: { maxOrphanFraction: 1 },
+    });
+    await waitUsable(service);
+    await waitMatches(service, { ...each(ids(f.owned), "matched/uid"), [orphan]: "orphan/uid_not_found" });
+    const lists = () => proxy.log.filter((r) => !r.watch && r.path === "/api/v1/pods");
+    expect(lists().some((r) => r.query.continue !== undefined)).toBe(true);
+
+    expect(outcomes(await runGc(service))).toEqual({ [orphan]: "skipped:first_seen" });
+    // Every later page of a list answers 410 (as for an expired continue token): no evidence.
+    proxy.failRequests({
+      status: 410,
+      message: "The provided continue parameter is too old to display a consistent list result.",
+      match: { method: "GET", pathPrefix: "/api/v1/pods", watch: false, hasQuery: "continue" },
+    });
+    const incomplete = await runGc(service);
+    expect(outcomes(incomplete)).toEqual({ [orphan]: "skipped:list_incomplete" });
+    expect(incomplete.decisions[0]?.detail).toContain("410");
+    expectTrees(f.hostRoot, [...ids(f.owned), orphan]);
+
+    proxy.passThrough();
+    await waitUsable(service);
+    const before = lists().length;
+    const done = await runGc(service);
+    expect(outcomes(done)).toEqual({ [orphan]: "deleted" });
+    // the direct read asked for pages of 500 and got 3 pages of 2 (5 owners and the exporter's pod)
+    const direct = lists().slice(before);
+    expect(direct.length).toBeGreaterThanOrEqual(3);
+    expect(direct.every((r) => r.query.limit === "500")).toBe(true);
+    expect(direct.filter((r) => r.query.continue !== undefined).length).toBeGreaterThanOrEqual(2);
+    expectTrees(f.hostRoot, ids(f.owned));
+    const m = await metrics(service);
+    expect(valueOf(m, "virtcontainers_gc_skipped_total", { reason: "list_incomplete" })).toBe(1);
+  });
+
+  it("22: GC deletes only when the direct list holds the exporter's own pod", async () => {
+    const f = await fixture(22, 1, 1);
+    const orphan = must(f.orphans[0], "orphan").id;
+    const name = `exporter-${f.node}`;
+    // the identity the downward API would give, before the pod is in the API (or after it is gone)
+    const self: SelfPod = { namespace: SA_NAMESPACE, name, uid: "00000000-0000-4000-8000-000000000022" };
+    const service = await startService(f, { self });
+    await waitUsable(service);
+    expect(outcomes(await runGc(service))).toEqual({ [orphan]: "skipped:first_seen" });
+    const absent = await runGc(service);
+    expect(outcomes(absent)).toEqual({ [orphan]: "skipped:self_pod_absent" });
+    expect(absent.circuitOpen).toBe(false);
+    // a pod of that name, but another incarnation (another UID), is not the exporter's
+    await cluster.createPod({ namespace: SA_NAMESPACE, name, nodeName: f.node });
+    expect(outcomes(await runGc(service))).toEqual({ [orphan]: "skipped:self_pod_absent" });
+    expectTrees(f.hostRoot, [...ids(f.owned), orphan]);
+    expect(
+      valueOf(await metrics(service), "virtcontainers_gc_skipped_total", { reason: "self_pod_absent" }),
+    ).toBe(2);
+    await service.stop();
+
+    const real = await startService(f, { self: await readSelf(SA_NAMESPACE, name) });
+    await waitUsable(real);
+    await runGc(real);
+    expect(outcomes(await runGc(real))).toEqual({ [orphan]: "deleted" });
+    expectTrees(f.hostRoot, ids(f.owned));
+  });
+
+  it("23: a Node deleted after it was confirmed stops GC (node_gone) until it is back", async () => {
+    const f = await fixture(23, 1, 1);
+    const orphan = must(f.orphans[0], "orphan").id;
+    const service = await startService(f, { self: await selfPod(f) });
+    const kube = kubeOf(service);
+    await waitUsable(service);
+    expect(outcomes(await runGc(service))).toEqual({ [orphan]: "skipped:first_seen" });
+    await cluster.deleteNode(f.node);
+    const gone = await runGc(service);
+    expect(outcomes(gone)).toEqual({ [orphan]: "skipped:node_gone" });
+    expect(gone.decisions[0]?.detail).toContain("no longer exists");
+    expectTrees(f.hostRoot, [...ids(f.owned), orphan]);
+    // The Node check is unconfirmed again: later runs stop at rule 1.
+    await pollUntil("the Node check to say not_found", () =>
+      kube.node.state === "not_found" ? true : undefined,
+    );
+    expect(valueOf(await metrics(service), "virtcontainers_kubernetes_node_confirmed")).toBe(0);
+    expect((await runGc(service)).blocked).toBe("node_not_confirmed");
+    expectTrees(f.hostRoot, [...ids(f.owned), orphan]);
+
+    await cluster.createNode(f.node);
+    await pollUntil(
+      "the Node to be confirmed again",
+      () => (kube.confirmedNode !== null ? true : undefined),
+      {
+        describe: () => describeKube(service),
+      },
+    );
+    expect(outcomes(await runGc(service))).toEqual({ [orphan]: "deleted" });
+    expectTrees(f.hostRoot, ids(f.owned));
+  });
+
+  it("24: after a reboot, a pod's old config-only sandbox is superseded by its running one and collected", async () => {
+    const f = await fixture(24, 2, 0);
+    const [rebooted, other] = f.owned;
+    const old = must(rebooted, "pod");
+    const fresh = randomId();
+    clonePod(f.hostRoot, old.id, fresh);
+    editJson(join(runDir(f.hostRoot, fresh), fresh, "process.json"), (o) => ({
+      ...o,
+      StartTime: new Date().toISOString(),
+    }));
+    editJson(join(runDir(f.hostRoot, fresh), "state.json"), (o) => ({ ...o, state: "running" }));
+    rmSync(runDir(f.hostRoot, old.id), { recursive: true }); // /run is empty after a reboot
+    setTimes(configDir(f.hostRoot, old.id), new Date(Date.now() - 3_600_000));
+    const service = await startService(f, { self: await selfPod(f) });
+    await waitUsable(service);
+    await waitMatches(service, {
+      [old.id]: "superseded/newer_sandbox_running",
+      [fresh]: "matched/uid",
+      [must(other, "other").id]: "matched/uid",
+    });
+    const m = await metrics(service);
+    expect(kubeStatuses(m)[old.id]).toBe("superseded");
+    expect(valueOf(m, "virtcontainers_orphan_pods")).toBe(1);
+    expect(outcomes(await runGc(service))).toEqual({ [old.id]: "skipped:first_seen" });
+    const report = await runGc(service);
+    expect(outcomes(report)).toEqual({ [old.id]: "deleted" });
+    expect(report.decisions[0]?.evidence).toMatchObject({
+      match: "newer_sandbox_running",
+      presence: "config_only",
+      uid: old.uid,
+      removed: ["config"],
+    });
+    expect(listTrees(f.hostRoot)).toEqual({
+      run: [fresh, must(other, "other").id].sort(),
+      config: [fresh, must(other, "other").id].sort(),
+    });
   });
 });

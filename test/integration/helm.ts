@@ -18,6 +18,7 @@ import {
   type V1ConfigMap,
   type V1DaemonSet,
   type V1Namespace,
+  type V1NetworkPolicy,
   type V1Service,
   type V1ServiceAccount,
 } from "@kubernetes/client-node";
@@ -143,6 +144,16 @@ export interface ServiceMonitor extends KubeObject {
     readonly selector: { readonly matchLabels: Record<string, string> };
     readonly namespaceSelector: { readonly matchNames: string[] };
     readonly endpoints: readonly Record<string, unknown>[];
+    readonly sampleLimit?: number;
+  };
+}
+
+export interface PodMonitor extends KubeObject {
+  readonly spec: {
+    readonly selector: { readonly matchLabels: Record<string, string> };
+    readonly namespaceSelector: { readonly matchNames: string[] };
+    readonly podMetricsEndpoints: readonly Record<string, unknown>[];
+    readonly sampleLimit?: number;
   };
 }
 
@@ -161,6 +172,8 @@ export interface Kinds {
   ConfigMap: V1ConfigMap;
   ServiceMonitor: ServiceMonitor;
   PrometheusRule: PrometheusRule;
+  PodMonitor: PodMonitor;
+  NetworkPolicy: V1NetworkPolicy;
 }
 
 /** The one object of `kind` in `objs`. */

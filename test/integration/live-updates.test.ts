@@ -201,6 +201,42 @@ describe("live updates with file events", () => {
   });
 });
 
+describe("readiness", () => {
+  it("is not ready after the first scan while the file watches are set up and the catch-up scan runs", async () => {
+    const { generateTree } = await loadGenTree();
+    const root = temp.make();
+    await generateTree(root, 3, { seed: 11 });
+    const service = new ExporterService({
+      hostRoot: root,
+      nodeName: "node-a",
+      resyncIntervalMs: 3_600_000,
+      pollIntervalMs: 5_000,
+      watch: "inotify",
+      maxFileBytes: 16 * 1024 * 1024,
+      collectors: COLLECTOR_NAMES,
+      log: createLogger("silent"),
+      debounceMs: 20,
+      rootCheckMs: 200,
+    });
+    services.push(service);
+    // Look at readiness at the moment the watcher is started (after the first scan).
+    const hooks = service as unknown as { startWatcher: () => Promise<void> };
+    const startWatcher = hooks.startWatcher.bind(service);
+    const seen: { scanned: boolean; ready: boolean }[] = [];
+    hooks.startWatcher = async () => {
+      seen.push({ scanned: service.snapshot !== null, ready: service.ready });
+      await startWatcher();
+      seen.push({ scanned: service.snapshot !== null, ready: service.ready });
+    };
+    await service.start();
+    expect(seen).toEqual([
+      { scanned: true, ready: false },
+      { scanned: true, ready: false },
+    ]);
+    expect(service.ready).toBe(true);
+  });
+});
+
 describe("tree roots that appear or are replaced", () => {
   it("trees created after start are picked up", async () => {
     const { generateTree } = await loadGenTree();

@@ -18,6 +18,7 @@ import {
 import {
   EXPORTER_FAMILIES,
   familyOf,
+  HOST_PROCESS_FAMILIES,
   PENDING_FAMILIES,
   PROCESS_FAMILIES,
   type MetricType,
@@ -65,6 +66,7 @@ describe("the metric contract", () => {
     for (const [name, f] of Object.entries(EXPORTER_FAMILIES)) check(name, f.type, true);
     for (const [name, f] of Object.entries(PROCESS_FAMILIES)) check(name, f.type, true);
     for (const [name, f] of Object.entries(PENDING_FAMILIES)) check(name, f.type, false);
+    for (const [name, f] of Object.entries(HOST_PROCESS_FAMILIES)) check(name, f.type, false);
     expect(wrong).toEqual([]);
   });
 

@@ -93,6 +93,18 @@ export const PENDING_FAMILIES: Readonly<Record<string, Family>> = {
   virtcontainers_gc_tombstone_errors_total: family("counter", ["reason"]),
 };
 
+/**
+ * The processes collector's families: exposed only where the host's PID namespace is visible
+ * (hostPID), so a running exporter may lack them.
+ */
+export const HOST_PROCESS_FAMILIES: Readonly<Record<string, Family>> = {
+  virtcontainers_pod_process_cpu_seconds_total: family("counter", [...POD, "role"]),
+  virtcontainers_pod_process_resident_memory_bytes: family("gauge", [...POD, "role"]),
+  virtcontainers_pod_processes: family("gauge", [...POD, "role"]),
+  virtcontainers_process_scan_duration_seconds: family("histogram"),
+  virtcontainers_process_errors_total: family("counter", ["reason"]),
+};
+
 /** prom-client's default process metrics that the dashboard uses. */
 export const PROCESS_FAMILIES: Readonly<Record<string, Family>> = {
   process_cpu_seconds_total: family("counter"),
@@ -127,6 +139,7 @@ export const TARGET_LABELS: readonly string[] = [
 export const ALL_FAMILIES: Readonly<Record<string, Family>> = {
   ...EXPORTER_FAMILIES,
   ...PENDING_FAMILIES,
+  ...HOST_PROCESS_FAMILIES,
   ...PROCESS_FAMILIES,
   ...EXTERNAL_FAMILIES,
 };

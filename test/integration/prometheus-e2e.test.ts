@@ -159,7 +159,7 @@ describe("Prometheus scraping the exporter", () => {
     const vfio = await query('virtcontainers_device_info{type="vfio"}');
     expect(vfio).toHaveLength(1);
     expect(vfio[0]?.metric).toMatchObject({
-      bdf: "04:00.0",
+      bdf: "0000:04:00.0",
       host_path: "/dev/vfio/42",
       container: "infer",
       namespace: "ml-serving",

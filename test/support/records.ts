@@ -142,6 +142,7 @@ export function snapshot(pods: readonly PodRecord[], t: TreeStatus[] = trees()):
 
 export function kubePod(over: Partial<KubePod> & { uid: string }): KubePod {
   return {
+    mirrorUid: null,
     namespace: "default",
     name: `pod-${over.uid}`,
     nodeName: "node-a",

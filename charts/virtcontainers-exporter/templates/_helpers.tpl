@@ -48,6 +48,9 @@ helm.sh/chart: {{ include "virtcontainers-exporter.chart" . }}
 {{ include "virtcontainers-exporter.selectorLabels" . }}
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
 {{- end }}
 
 {{/*
@@ -62,10 +65,17 @@ The ServiceAccount the pods run as.
 {{- end }}
 
 {{/*
-The exporter image: repository:tag, the tag defaulting to the chart's appVersion.
+The exporter image: [registry/]repository, then @digest when a digest is set, else :tag (the
+tag defaulting to the chart's appVersion).
 */}}
 {{- define "virtcontainers-exporter.image" -}}
-{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag | toString) }}
+{{- $repo := .Values.image.repository }}
+{{- with .Values.image.registry }}{{ $repo = printf "%s/%s" . $repo }}{{ end }}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" $repo .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" $repo (default .Chart.AppVersion .Values.image.tag | toString) }}
+{{- end }}
 {{- end }}
 
 {{/*
@@ -85,10 +95,11 @@ in the other modes (no hostPID, so dry-run records the rule as not checked).
 {{- end }}
 
 {{/*
-"true" when the pod runs in the host's PID namespace: GC on (process checks are required then).
+"true" when the pod runs in the host's PID namespace: GC on (process checks are required then),
+or process metrics enabled.
 */}}
 {{- define "virtcontainers-exporter.hostPID" -}}
-{{- eq .Values.gc.mode "on" | toString }}
+{{- or (eq .Values.gc.mode "on") .Values.processMetrics.enabled | toString }}
 {{- end }}
 
 {{/*
@@ -170,4 +181,49 @@ The runbook page that files/alerts.yaml links to (its runbook_url annotations ar
 */}}
 {{- define "virtcontainers-exporter.runbookPage" -}}
 https://github.com/virtcontainers-exporter/virtcontainers-exporter/blob/main/docs/monitoring.md
+{{- end }}
+
+{{/*
+The scrape settings shared by the ServiceMonitor's endpoint and the PodMonitor's
+podMetricsEndpoint: interval, timeout, scheme, TLS, basic auth, honorLabels, the job and node
+target labels, and the user's relabelings. Called with .Values.serviceMonitor or .Values.podMonitor.
+*/}}
+{{- define "virtcontainers-exporter.scrapeEndpoint" -}}
+{{- $m := . -}}
+{{- with $m.interval }}
+interval: {{ . }}
+{{- end }}
+{{- with $m.scrapeTimeout }}
+scrapeTimeout: {{ . }}
+{{- end }}
+{{- if ne $m.scheme "http" }}
+scheme: {{ $m.scheme }}
+{{- end }}
+{{- with $m.tlsConfig }}
+tlsConfig:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with $m.basicAuth }}
+basicAuth:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+# The exporter's namespace and pod labels name the pods it describes; they must win over
+# the target labels of the same names (the exporter's own pod).
+honorLabels: true
+relabelings:
+  # The job name the alerts (files/alerts.yaml) and the dashboard select on.
+  - action: replace
+    targetLabel: job
+    replacement: virtcontainers-exporter
+  # The node the scraped exporter runs on: the dashboard's $node variable.
+  - action: replace
+    sourceLabels: [__meta_kubernetes_pod_node_name]
+    targetLabel: node
+  {{- with $m.relabelings }}
+  {{- toYaml . | nindent 2 }}
+  {{- end }}
+{{- with $m.metricRelabelings }}
+metricRelabelings:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
 {{- end }}

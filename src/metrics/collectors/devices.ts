@@ -1,4 +1,5 @@
 /** Collector `devices`: devices passed to containers (vfio, block, generic). */
+import { sysfsBdf } from "../../format/devices.js";
 import { DEVICE_TYPES } from "../../format/model.js";
 import type { Collector, Family } from "../exposition.js";
 import { containerLabels, withLabels } from "../labels.js";
@@ -22,7 +23,7 @@ const families: Family[] = [
             ["type", d.type],
             ["host_path", devicePath(d.hostPath)],
             ["container_path", devicePath(d.containerPath)],
-            ["bdf", /^[0-9a-fA-F:.]{0,16}$/.test(d.bdf) ? d.bdf : ""],
+            ["bdf", sysfsBdf(d.bdf)],
             ["major", String(d.major)],
             ["minor", String(d.minor)],
           ),

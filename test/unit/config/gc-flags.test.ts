@@ -28,6 +28,7 @@ describe("serve: Kubernetes and GC flags", () => {
       maxOrphanFraction: 0.5,
       processChecks: "auto",
       procRoot: "/proc",
+      self: null,
     });
   });
 
@@ -69,6 +70,7 @@ describe("serve: Kubernetes and GC flags", () => {
         maxOrphanFraction: 1,
         processChecks: "required",
         procRoot: "/host/proc",
+        self: null,
       });
     }
   });
@@ -112,6 +114,41 @@ describe("serve: Kubernetes and GC flags", () => {
     expect(
       kubeConfigSource("", { KUBERNETES_SERVICE_HOST: "10.0.0.1", KUBERNETES_SERVICE_PORT: "443" }),
     ).toBeNull();
+  });
+
+  it("reads the exporter's own pod (downward API variables or flags): all three or none, validated", () => {
+    const self = { namespace: "monitoring", name: "vce-x7k2p", uid: "5f0c2a7e-1b2d-4c3e-9f8a-7b6c5d4e3f21" };
+    const fromEnv = serve([], {
+      KUBECONFIG: kubeconfig,
+      POD_NAMESPACE: self.namespace,
+      POD_NAME: self.name,
+      POD_UID: self.uid,
+    });
+    expect(fromEnv.gc.self).toEqual(self);
+    const fromFlags = serve(
+      ["--pod-namespace", self.namespace, "--pod-name", self.name, "--pod-uid", self.uid],
+      { KUBECONFIG: kubeconfig, POD_NAME: "other" },
+    );
+    expect(fromFlags.gc.self).toEqual(self);
+    expect(() => serve([], { POD_NAME: self.name, POD_UID: self.uid })).toThrow(
+      /^--pod-namespace, --pod-name and --pod-uid: give all three or none/,
+    );
+    expect(() => serve(["--pod-namespace", "Mon", "--pod-name", "a", "--pod-uid", "u"])).toThrow(
+      /^--pod-namespace: "Mon" is not a valid Kubernetes namespace$/,
+    );
+    expect(() => serve(["--pod-namespace", "m", "--pod-name", "a_b", "--pod-uid", "u"])).toThrow(
+      /^--pod-name: "a_b" is not a valid Kubernetes pod name$/,
+    );
+    expect(() => serve(["--pod-namespace", "m", "--pod-name", "a", "--pod-uid", "u id"])).toThrow(
+      /^--pod-uid: "u id" is not a Kubernetes UID$/,
+    );
+    const gc = loadGcCommandConfig(["--kubeconfig", kubeconfig, "--node-name", "n"], {
+      POD_NAMESPACE: self.namespace,
+      POD_NAME: self.name,
+      POD_UID: self.uid,
+    });
+    expect(gc.gc.self).toEqual(self);
+    expect(loadGcCommandConfig(["--kubeconfig", kubeconfig, "--node-name", "n"], {}).gc.self).toBeNull();
   });
 
   it("validates the node name", () => {

@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 
-import { parseDevices } from "../../../src/format/devices.js";
+import { deviceHotplugged, parseDevices, sysfsBdf } from "../../../src/format/devices.js";
 import type { DeviceInfo } from "../../../src/format/model.js";
 import {
   DEEP_ARRAY,
@@ -338,6 +338,7 @@ describe("parseDevices: property (c)", () => {
           (g ?? []).map((d) => ({
             type: d.type,
             ...d.info,
+            hotplugged: d.type !== "generic" && d.info.hotplugged,
             bdf: d.type === "vfio" ? d.bdf : "",
             scsiAddr: d.type === "block" ? d.scsiAddr : "",
             virtPath: d.type === "block" ? d.virtPath : "",
@@ -372,4 +373,38 @@ describeRobustness("parseDevices", parseDevices, {
     "SCSIAddr",
     "VirtPath",
   ],
+});
+
+describe("sysfsBdf", () => {
+  it.each([
+    ["04:00.0", "0000:04:00.0"], // virtcontainers, Kata up to 3.1
+    ["0000:04:00.0", "0000:04:00.0"], // Kata 3.2+
+    ["0001:3B:1f.7", "0001:3b:1f.7"], // another PCI domain, upper case
+    ["", ""],
+    ["04:00", ""],
+    ["4:00.0", ""],
+    ["04:20.0", ""], // device number over 0x1f
+    ["04:00.8", ""], // function over 7
+    ["00000:04:00.0", ""],
+    ['04:00.0"} 1\nx', ""],
+  ])("%j -> %j", (raw, want) => {
+    expect(sysfsBdf(raw)).toBe(want);
+  });
+});
+
+describe("deviceHotplugged", () => {
+  it("a generic device is never hot-plugged; vfio and block follow what the file records", () => {
+    expect(deviceHotplugged("generic", true)).toBe(false);
+    expect(deviceHotplugged("vfio", true)).toBe(true);
+    expect(deviceHotplugged("block", true)).toBe(true);
+    expect(deviceHotplugged("block", false)).toBe(false);
+  });
+  it("a generic entry stored with Hotplugged true reads as not hot-plugged", () => {
+    const v = okValue(
+      parseDevices(
+        '[{"Type":"generic","Data":{"DeviceType":"generic","DeviceInfo":{"HostPath":"/dev/fuse","DevType":"c","Major":10,"Minor":229,"Hotplugged":true}}}]',
+      ),
+    );
+    expect(v.devices.map((d) => d.hotplugged)).toEqual([false]);
+  });
 });

@@ -244,7 +244,8 @@ describe("parseSandboxDevices", () => {
               containerPath: "/dev/fuse",
               major: 10,
               minor: 229,
-              hotplugged: true,
+              // Stored as true, but a generic device never reaches the VM.
+              hotplugged: false,
               id: GENERIC_ID,
             }),
           },

@@ -409,7 +409,8 @@ describe("parsePersistSandbox per release", () => {
           virtPath: "/dev/vdb",
         }),
       },
-      { id: GENERIC_ID, info: dev({ major: 10, minor: 229, id: GENERIC_ID }) },
+      // AttachCount 1, but a generic device never reaches the VM.
+      { id: GENERIC_ID, info: dev({ major: 10, minor: 229, id: GENERIC_ID, hotplugged: false }) },
     ]);
     expect(persistVCPUs(s)).toBe((v === "3.3" ? 2 : 1) + 2);
     expect(persistMemoryBytes(s)).toBe((2048 + 512) * 1024 * 1024);

@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 
-import { parseProcess } from "../../../src/format/process.js";
+import { knownPid, parseProcess } from "../../../src/format/process.js";
 import {
   DEEP_ARRAY,
   INFER,
@@ -136,4 +136,21 @@ describeRobustness("parseProcess", parseProcess, {
   top: "object",
   realFiles: REAL_FILES,
   knownKeys: ["Token", "Pid", "StartTime"],
+});
+
+describe("knownPid", () => {
+  const p = (pid: number, startTime: string) => ({ pid, startTime, startTimeSeconds: null });
+  it("Pid 0 with the zero time (written before a process exists) is unknown", () => {
+    // Kata 1.10.8 with the noop shim writes exactly this (test/fixtures/upstream/kata-1.10).
+    const v = okValue(parseProcess('{"Token":"","Pid":0,"StartTime":"0001-01-01T00:00:00Z"}'));
+    expect(v.startTimeSeconds).toBeNull();
+    expect(knownPid(v)).toBeNull();
+  });
+  it("-1 (shim v2: no per-container shim) and a missing file are unknown", () => {
+    expect(knownPid(p(-1, ""))).toBeNull();
+    expect(knownPid(null)).toBeNull();
+  });
+  it("a positive PID is kept", () => {
+    expect(knownPid(p(20811, "2018-03-21T09:14:12.08Z"))).toBe(20811);
+  });
 });

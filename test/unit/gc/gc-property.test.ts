@@ -3,11 +3,16 @@
  * mount checks on a fake proc tree), with the API, the runtime's lock and the clock simulated:
  * random sequences of API changes, lock and process changes, file writes and clock ticks.
  *
- * - Safety: no run ever deletes a pod that is in the API (as the direct read sees it), locked, or
- *   has a live process, even when the watch-fed view lags behind the API.
+ * - Safety: no run ever deletes a pod that is in the API (as the direct read sees it) by any
+ *   evidence (its UID, a mirror pod's kubernetes.io/config.mirror for a static pod, or one of its
+ *   container IDs in a previous container status), locked, or has a live process, even when the
+ *   watch-fed view lags behind the API; and none while the direct list is incomplete (the server
+ *   pages it and a continue token expires) or lacks the exporter's own pod.
  * - Liveness (exact, with the view in step): a pod is deleted in a run exactly when it was an
  *   orphan in this run and the previous one, has been one for the grace period, its newest file
- *   is that old, and nothing holds it.
+ *   is that old, nothing holds it, and the direct list (every page of it) holds the exporter's own
+ *   pod. The orphan-fraction breaker is at its default (0.5): with the own pod known it does not
+ *   apply.
  * - Tree changes: sandboxes re-created with the same ID (newest change: now), and immutable files
  *   (chattr +i) that stop the removal of a deleted pod's tombstone; once they are mutable again
  *   a sweep leaves no tombstone behind.
@@ -37,12 +42,19 @@ import { matchPods } from "../../../src/kube/match.js";
 import { toKubePod, type KubePod } from "../../../src/kube/pods.js";
 import { GcMetrics } from "../../../src/metrics/gc.js";
 import { Scanner } from "../../../src/scan/scanner.js";
+import { httpError, pagedLister } from "../../support/paged-api.js";
 
 const PODS = 5;
 const GRACE = 10 * 60_000;
 const log = pino({ level: "silent" });
 /** Deletions over all simulated histories of a property (a property that never deletes proves little). */
 let deletions = 0;
+/** Runs whose would-be deletions the direct list held back (incomplete, or without the own pod). */
+let heldBackByList = 0;
+/** Runs that deleted while a pod was owned only through a mirror pod or a previous container ID. */
+let deletedBesideOtherEvidence = 0;
+/** Runs that deleted after a direct list of more than one page. */
+let deletedAfterPages = 0;
 const SEED = Number(process.env.VCE_FC_SEED ?? "20261128");
 
 interface GenTree {
@@ -52,20 +64,30 @@ interface GenTree {
 let template: string;
 let podIds: string[] = [];
 const uids = new Map<string, string>();
+/** A workload container ID of each pod (not the sandbox's). */
+const containerIds = new Map<string, string>();
+const SELF = { namespace: "vce", name: "exporter-x1", uid: "self-uid-1" };
 
 beforeAll(async () => {
   const gen = (await import(new URL("../../../bench/gen-tree.mjs", import.meta.url).href)) as GenTree;
   template = mkdtempSync(join(tmpdir(), "vce-gcprop-tpl-"));
   podIds = [...(await gen.generateTree(template, PODS, { seed: 7 })).podIds].sort();
-  for (const p of (await new Scanner({ hostRoot: template }).scan()).pods)
+  for (const p of (await new Scanner({ hostRoot: template }).scan()).pods) {
     uids.set(p.id, p.identity.podUid ?? "");
+    containerIds.set(p.id, p.containers.find((c) => c.id !== p.id)?.id ?? "");
+  }
 });
 afterAll(() => {
   rmSync(template, { recursive: true, force: true });
 });
 
+/** How the API ties a pod to its directory: its UID, a mirror pod (static pod), a previous container ID. */
+type Via = "uid" | "mirror" | "container";
+
 type Cmd =
-  | { kind: "api"; pod: number; present: boolean }
+  | { kind: "api"; pod: number; present: boolean; via: Via }
+  | { kind: "paging"; serverLimit: number | null; expireContinue: boolean }
+  | { kind: "self"; present: boolean }
   | { kind: "lock"; pod: number; locked: boolean }
   | { kind: "alive"; pod: number; alive: boolean }
   | { kind: "touch"; pod: number }
@@ -76,12 +98,38 @@ type Cmd =
 
 const pod = fc.integer({ min: 0, max: PODS - 1 });
 const cmd: fc.Arbitrary<Cmd> = fc.oneof(
-  { arbitrary: fc.record({ kind: fc.constant("api" as const), pod, present: fc.boolean() }), weight: 3 },
+  {
+    arbitrary: fc.record({
+      kind: fc.constant("api" as const),
+      pod,
+      present: fc.boolean(),
+      via: fc.constantFrom<Via>("uid", "uid", "mirror", "container"),
+    }),
+    weight: 3,
+  },
+  {
+    arbitrary: fc.record({
+      kind: fc.constant("paging" as const),
+      serverLimit: fc.constantFrom(null, 1, 2, 3),
+      expireContinue: fc.constantFrom(false, false, true),
+    }),
+    weight: 1,
+  },
+  {
+    arbitrary: fc.record({ kind: fc.constant("self" as const), present: fc.constantFrom(true, true, false) }),
+    weight: 1,
+  },
   { arbitrary: fc.record({ kind: fc.constant("lock" as const), pod, locked: fc.boolean() }), weight: 2 },
   { arbitrary: fc.record({ kind: fc.constant("alive" as const), pod, alive: fc.boolean() }), weight: 2 },
   { arbitrary: fc.record({ kind: fc.constant("touch" as const), pod }), weight: 1 },
-  { arbitrary: fc.record({ kind: fc.constant("recreate" as const), pod }), weight: 1 },
-  { arbitrary: fc.record({ kind: fc.constant("immutable" as const), pod, on: fc.boolean() }), weight: 1 },
+  // tree changes: a sandbox re-created with the same ID, an immutable file set or cleared
+  {
+    arbitrary: fc.oneof(
+      fc.record({ kind: fc.constant("recreate" as const), pod }),
+      fc.record({ kind: fc.constant("immutable" as const), pod, on: fc.boolean() }),
+    ),
+    weight: 1,
+  },
   {
     arbitrary: fc.record({
       kind: fc.constant("tick" as const),
@@ -95,11 +143,37 @@ const cmd: fc.Arbitrary<Cmd> = fc.oneof(
 /** Which pods the API has at the start. */
 const initialApi = fc.subarray([...Array(PODS).keys()]);
 
-function apiPod(id: string): unknown {
+function apiPod(id: string, via: Via = "uid"): unknown {
+  const uid = uids.get(id) ?? "";
+  const name = `p-${id.slice(0, 8)}`;
+  const meta =
+    via === "uid"
+      ? { uid, namespace: "ns", name, resourceVersion: "1" }
+      : via === "mirror"
+        ? // a mirror pod: its own UID, the static pod's UID (the one in the files) in the annotation
+          {
+            uid: `mirror-${uid}`,
+            namespace: "ns",
+            name,
+            resourceVersion: "1",
+            annotations: { "kubernetes.io/config.mirror": uid },
+          }
+        : // another UID (a re-created pod), but the directory's container as its previous instance
+          { uid: `other-${uid}`, namespace: "ns", name, resourceVersion: "1" };
+  const previous =
+    via === "container" ? { terminated: { containerID: `cri-o://${containerIds.get(id) ?? ""}` } } : {};
   return {
-    metadata: { uid: uids.get(id), namespace: "ns", name: `p-${id.slice(0, 8)}`, resourceVersion: "1" },
+    metadata: meta,
     spec: { nodeName: "node-a", containers: [{ name: "c" }] },
-    status: { phase: "Running", containerStatuses: [{ containerID: "cri-o://ffff" }] },
+    status: { phase: "Running", containerStatuses: [{ containerID: "cri-o://ffff", lastState: previous }] },
+  };
+}
+
+function selfApiPod(): unknown {
+  return {
+    metadata: { ...SELF, resourceVersion: "1" },
+    spec: { nodeName: "node-a", containers: [{ name: "exporter" }] },
+    status: { phase: "Running", containerStatuses: [{ containerID: "containerd://self" }] },
   };
 }
 
@@ -118,6 +192,14 @@ function chattr(flag: "+i" | "-i" | "-R", path: string): boolean {
   return spawnSync("chattr", args).status === 0;
 }
 
+/** Set or clear the immutable flag of a container's state.json in the run directory `run`. */
+function immutableFile(run: string, on: boolean): void {
+  if (!existsSync(run)) return;
+  const ctr = readdirSync(run, { withFileTypes: true }).find((e) => e.isDirectory());
+  const file = ctr === undefined ? "" : join(run, ctr.name, "state.json");
+  if (file !== "" && existsSync(file)) chattr(on ? "+i" : "-i", file);
+}
+
 /** Counted over a property's histories: runs that met an immutable file, and re-created sandboxes. */
 let immutableRuns = 0;
 let recreated = 0;
@@ -128,6 +210,11 @@ async function simulate(initial: readonly number[], cmds: readonly Cmd[], laggin
   const host = join(root, "host");
   try {
     cpSync(template, host, { recursive: true });
+    // The pods the API lacks at the start (the likely orphans) begin with an immutable file, so
+    // their deletions meet it; "immutable" commands set and clear such files later on.
+    podIds.forEach((id, i) => {
+      if (!initial.includes(i)) immutableFile(join(host, ...RUN_TREE, id), true);
+    });
     mkdirSync(join(proc, "2"), { recursive: true });
     writeFileSync(join(proc, "2", "comm"), "kthreadd\n");
     mkdirSync(join(proc, "self"), { recursive: true });
@@ -138,13 +225,23 @@ async function simulate(initial: readonly number[], cmds: readonly Cmd[], laggin
     writeFileSync(join(proc, "1", "cmdline"), "/sbin/init\0");
 
     let now = Date.now();
-    const inApi = new Set<string>(initial.map((i) => podIds[i] ?? ""));
+    const inApi = new Map<string, Via>(initial.map((i) => [podIds[i] ?? "", "uid"]));
     const locked = new Set<string>();
     const alive = new Set<string>();
-    let viewPods: string[] = [...inApi];
-    const api: Pick<KubeApi, "listNodePods" | "createNodeEvent"> = {
-      listNodePods: (): Promise<PodList> =>
-        Promise.resolve({ items: [...inApi].map(apiPod), resourceVersion: "1" }),
+    let viewPods = new Map(inApi);
+    let selfPresent = true;
+    let paging: { serverLimit: number | null; expireContinue: boolean } = {
+      serverLimit: null,
+      expireContinue: false,
+    };
+    const items = () => [
+      ...[...inApi].map(([id, via]) => apiPod(id, via)),
+      ...(selfPresent ? [selfApiPod()] : []),
+    ];
+    let lister = pagedLister(items);
+    const api: Pick<KubeApi, "listNodePods" | "getNode" | "createNodeEvent"> = {
+      listNodePods: (page): Promise<PodList> => lister(page),
+      getNode: () => Promise.resolve({ name: "node-a", uid: "u" }),
       createNodeEvent: () => Promise.resolve(),
     };
     const scanner = new Scanner({ hostRoot: host });
@@ -154,7 +251,8 @@ async function simulate(initial: readonly number[], cmds: readonly Cmd[], laggin
       hostRoot: host,
       procRoot: proc,
       processChecks: "required",
-      policy: { mode: "on", graceMs: GRACE, maxDeletionsPerRun: 100, maxOrphanFraction: 1 },
+      policy: { mode: "on", graceMs: GRACE, maxDeletionsPerRun: 100, maxOrphanFraction: 0.5 },
+      self: SELF,
       api,
       nodeName: "node-a",
       rescan: async (id) => (await scanner.scanPods([id])).pods.find((p) => p.id === id) ?? null,
@@ -175,10 +273,22 @@ async function simulate(initial: readonly number[], cmds: readonly Cmd[], laggin
       switch (c.kind) {
         case "api": {
           const id = podIds[c.pod] ?? "";
-          if (c.present) inApi.add(id);
+          if (c.present) inApi.set(id, c.via);
           else inApi.delete(id);
           break;
         }
+        case "paging":
+          paging = { serverLimit: c.serverLimit, expireContinue: c.expireContinue };
+          lister = pagedLister(items, {
+            ...(c.serverLimit === null ? {} : { serverLimit: c.serverLimit, ignoreClientLimit: true }),
+            ...(c.expireContinue
+              ? { failPage: { page: 1, error: httpError(410, "continue token expired") } }
+              : {}),
+          });
+          break;
+        case "self":
+          selfPresent = c.present;
+          break;
         case "lock":
           if (c.locked) locked.add(podIds[c.pod] ?? "");
           else locked.delete(podIds[c.pod] ?? "");
@@ -215,39 +325,42 @@ async function simulate(initial: readonly number[], cmds: readonly Cmd[], laggin
           recreated++;
           break;
         }
-        case "immutable": {
-          // An immutable file in a container directory of the pod's run directory.
-          const id = podIds[c.pod] ?? "";
-          const run = join(host, ...RUN_TREE, id);
-          if (!existsSync(run)) break;
-          const ctr = readdirSync(run, { withFileTypes: true }).find((e) => e.isDirectory());
-          if (ctr === undefined) break;
-          const file = join(run, ctr.name, "state.json");
-          if (existsSync(file)) chattr(c.on ? "+i" : "-i", file);
+        case "immutable":
+          immutableFile(join(host, ...RUN_TREE, podIds[c.pod] ?? ""), c.on);
           break;
-        }
         case "tick":
           now += c.ms;
           break;
         case "run": {
           const snapshot = await scanner.scan();
-          const view = lagging ? viewPods : [...inApi];
-          const kubePods = view.map((id) => toKubePod(apiPod(id))).filter((p): p is KubePod => p !== null);
+          const view = lagging ? viewPods : new Map(inApi);
+          const kubePods = [...view]
+            .map(([id, via]) => toKubePod(apiPod(id, via)))
+            .filter((p): p is KubePod => p !== null);
           const matches = matchPods({ snapshot, pods: kubePods });
           const before = new Map(snapshot.pods.map((p) => [p.id, p]));
           const held = podIds.filter((id) => inApi.has(id) || locked.has(id) || alive.has(id));
+          // The direct list is evidence only when complete (every page) and holding the own pod.
+          const listed = inApi.size + (selfPresent ? 1 : 0);
+          const pages = paging.serverLimit === null ? 1 : Math.max(1, Math.ceil(listed / paging.serverLimit));
+          const evidence = selfPresent && !(paging.expireContinue && pages > 1);
           // the oracle, before the run (view in step only)
           const expected = new Set<string>();
           for (const id of podIds) {
             const rec = before.get(id);
-            const isOrphan = rec !== undefined && !view.includes(id);
+            const isOrphan = rec !== undefined && !view.has(id);
             const since = orphanSince.get(id);
             if (!isOrphan) {
               orphanSince.delete(id);
               continue;
             }
             if (since === undefined) orphanSince.set(id, now);
-            else if (now - since >= GRACE && now - rec.newestMtimeMs >= GRACE && !held.includes(id))
+            else if (
+              now - since >= GRACE &&
+              now - rec.newestMtimeMs >= GRACE &&
+              !held.includes(id) &&
+              evidence
+            )
               expected.add(id);
           }
           const report = await runner.run({
@@ -262,8 +375,10 @@ async function simulate(initial: readonly number[], cmds: readonly Cmd[], laggin
             ).match(/delete_failed"} [1-9]/)
           )
             immutableRuns++;
-          // Safety: everything held is still there.
+          // Safety: everything held is still there; without evidence, nothing was deleted.
           for (const id of held) if (before.has(id)) expect(exists(id), `held pod ${id} deleted`).toBe(true);
+          if (!evidence) expect(report.decisions.filter((d) => d.outcome === "deleted")).toEqual([]);
+          expect(report.circuitOpen).toBe(false);
           const deleted = new Set(
             report.decisions.filter((d) => d.outcome === "deleted").map((d) => d.podId),
           );
@@ -272,7 +387,15 @@ async function simulate(initial: readonly number[], cmds: readonly Cmd[], laggin
           // A deleted pod stays in the runner's orphan history until a run no longer sees it: one
           // re-created with the same ID before that run is an orphan of the previous run as well.
           deletions += deleted.size;
-          viewPods = [...inApi];
+          if (
+            !evidence &&
+            report.decisions.some((d) => d.reason === "list_incomplete" || d.reason === "self_pod_absent")
+          )
+            heldBackByList++;
+          if (deleted.size > 0 && [...inApi].some(([id, via]) => via !== "uid" && before.has(id)))
+            deletedBesideOtherEvidence++;
+          if (deleted.size > 0 && pages > 1) deletedAfterPages++;
+          viewPods = new Map(inApi);
           break;
         }
       }
@@ -294,6 +417,9 @@ describe("GC over random histories", () => {
     deletions = 0;
     immutableRuns = 0;
     recreated = 0;
+    heldBackByList = 0;
+    deletedBesideOtherEvidence = 0;
+    deletedAfterPages = 0;
     await fc.assert(
       fc.asyncProperty(initialApi, fc.array(cmd, { minLength: 5, maxLength: 60 }), (initial, cmds) =>
         simulate(initial, cmds, false),
@@ -303,6 +429,9 @@ describe("GC over random histories", () => {
       { numRuns: 60, seed: SEED },
     );
     expect(deletions).toBeGreaterThan(10);
+    // the new API states were really met: held back by the list, deletions beside static pods and
+    // pods owned by a previous container ID, deletions after a paged list
+    expect(Math.min(heldBackByList, deletedBesideOtherEvidence, deletedAfterPages)).toBeGreaterThan(0);
     // the tree changes happened, and immutable files did stop tombstone removals
     expect(recreated).toBeGreaterThan(10);
     expect(immutableRuns).toBeGreaterThan(0);

@@ -41,6 +41,7 @@ export function harness(o: HarnessOptions): Harness {
     policy: { mode, graceMs: o.graceMs ?? 0, maxDeletionsPerRun: 50, maxOrphanFraction: 1 },
     api: {
       listNodePods: () => Promise.resolve({ items: [], resourceVersion: "1" }),
+      getNode: () => Promise.resolve({ name: "node-a", uid: "u" }),
       createNodeEvent: () => Promise.resolve(),
     },
     nodeName: "node-a",

@@ -75,6 +75,7 @@ async function twoRuns(host: string, proc: string): Promise<RunReport> {
     policy: { mode: "on", graceMs: 0, maxDeletionsPerRun: 5, maxOrphanFraction: 1 },
     api: {
       listNodePods: () => Promise.resolve({ items: [], resourceVersion: "1" }),
+      getNode: () => Promise.resolve({ name: "node-a", uid: "u" }),
       createNodeEvent: () => Promise.resolve(),
     },
     nodeName: "node-a",

@@ -42,7 +42,7 @@ describe("the landing page", () => {
       expect(body).toContain("<p>Kubernetes pod view: off.</p>");
       const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
       expect(ready.status).toBe(503);
-      expect(await ready.text()).toBe("not ready: first scan in progress\n");
+      expect(await ready.text()).toBe("not ready: first scan and file watches in progress\n");
     } finally {
       server.closeAllConnections();
       await new Promise<void>((resolve) => {
@@ -79,5 +79,43 @@ describe("the landing page with Kubernetes on", () => {
         });
       });
     }
+  });
+});
+
+describe("the landing page's process metrics line", () => {
+  async function landing(processes: AppSource["processes"]): Promise<string> {
+    const source: AppSource = {
+      ready: true,
+      snapshot: null,
+      processes,
+      render: () => Promise.resolve([]),
+      countScrape: () => undefined,
+    };
+    const server = createServer(createApp(source, "node-a"));
+    await new Promise<void>((resolve) => server.listen({ host: "127.0.0.1", port: 0 }, resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      return await (await fetch(`http://127.0.0.1:${port}/`)).text();
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => {
+        server.close(() => {
+          resolve();
+        });
+      });
+    }
+  }
+
+  it("says when the host's PID namespace is not visible, and what the last sample found", async () => {
+    expect(await landing({ state: "not_visible" })).toContain(
+      "<p>Process metrics: <b>off: the host's PID namespace is not visible</b> (run the pod with hostPID).</p>",
+    );
+    expect(await landing({ state: "on", pods: 2, processes: 9, takenAt: 0 })).toContain(
+      "<p>Process metrics: 9 processes of 2 pods; last sample 1970-01-01T00:00:00.000Z.</p>",
+    );
+    expect(await landing({ state: "off" })).toContain(
+      "<p>Process metrics: off (--no-collector.processes).</p>",
+    );
+    expect(await landing(undefined)).not.toContain("Process metrics");
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { matchPods } from "../../../src/kube/match.js";
+import { isCollectable, matchPods } from "../../../src/kube/match.js";
 import { stripContainerScheme, toKubePod } from "../../../src/kube/pods.js";
 import {
   NO_IDENTITY,
@@ -66,6 +66,63 @@ describe("matchPods", () => {
       name: "b",
       uid: "u1",
     });
+  });
+
+  it("a static pod's sandbox (the kubelet's UID) is owned by its mirror pod (kubernetes.io/config.mirror)", () => {
+    const hash = "6a7c3f0b1e2d4c5b8a9f0e1d2c3b4a59";
+    const staticPod = identity({ namespace: "kube-system", podName: "etcd-node-a", podUid: hash });
+    const mirror = toKubePod({
+      metadata: {
+        uid: "0b8a5e2c-mirror",
+        namespace: "kube-system",
+        name: "etcd-node-a",
+        annotations: { "kubernetes.io/config.mirror": hash, "kubernetes.io/config.source": "file" },
+      },
+      spec: { nodeName: "node-a", containers: [{ name: "etcd" }] },
+      status: { phase: "Running" },
+    });
+    expect(mirror?.mirrorUid).toBe(hash);
+    const m = one(record({ id: hexId(1), identity: staticPod }), mirror === null ? [] : [mirror]);
+    expect(m).toMatchObject({ status: "matched", reason: "mirror_uid", uid: "0b8a5e2c-mirror" });
+    // without the mirror pod in the API, it is an orphan (the grace period covers a late mirror)
+    expect(one(record({ id: hexId(1), identity: staticPod }), []).status).toBe("orphan");
+  });
+
+  it("a directory whose UID no pod has is still owned when one of its container IDs is in a pod's statuses", () => {
+    const cid = hexId(42);
+    const rec = record({
+      id: hexId(1),
+      identity: crio,
+      containers: [container(hexId(1), crio), container(cid, identity({ kind: "container", podUid: UID }))],
+    });
+    const current = kubePod({ uid: "other-uid", containerIds: [cid] });
+    expect(one(rec, [current])).toMatchObject({
+      status: "matched",
+      reason: "container_id",
+      uid: "other-uid",
+    });
+    // lastState.terminated.containerID counts as well (a container restarted in the same sandbox)
+    const restarted = toKubePod({
+      metadata: { uid: "other-uid", namespace: "ml", name: "web-1" },
+      spec: { nodeName: "node-a", containers: [{ name: "c" }] },
+      status: {
+        phase: "Running",
+        containerStatuses: [
+          {
+            containerID: `cri-o://${hexId(77)}`,
+            lastState: { terminated: { containerID: `cri-o://${cid}` } },
+          },
+        ],
+      },
+    });
+    expect(restarted?.containerIds).toEqual([hexId(77), cid]);
+    expect(restarted?.containersWithoutId).toBe(0);
+    expect(one(rec, restarted === null ? [] : [restarted])).toMatchObject({
+      status: "matched",
+      reason: "container_id",
+    });
+    // a name alone never owns a directory that has a UID
+    expect(one(rec, [kubePod({ uid: "new", namespace: "ml", name: "web-1" })]).status).toBe("orphan");
   });
 
   it("the pod ID itself matches a dockershim container ID", () => {
@@ -186,6 +243,131 @@ describe("matchPods", () => {
     expect(ms.map((m) => m.status)).toEqual(["orphan", "matched"]);
     // a directory with a UID is decided by the UID alone
     expect(one(record({ id: hexId(1), identity: crio }), [starting]).status).toBe("orphan");
+  });
+});
+
+describe("superseded sandboxes", () => {
+  const owner = kubePod({ uid: UID, namespace: "ml", name: "web-1" });
+  const HOUR = 3_600_000;
+  /** A sandbox of pod UID with a state, a run directory or not, and a creation time (ms, or null). */
+  function sandbox(
+    n: number,
+    over: {
+      state?: "running" | "ready" | "paused" | "stopped" | "unknown";
+      presence?: "both" | "config_only" | "run_only";
+      createdMs?: number | null;
+      newestMtimeMs?: number;
+      ident?: typeof crio;
+    },
+  ) {
+    const ident = over.ident ?? crio;
+    return {
+      ...record({
+        id: hexId(n),
+        identity: ident,
+        presence: over.presence ?? "both",
+        newestMtimeMs: over.newestMtimeMs ?? (over.createdMs ?? 0) + 1000,
+      }),
+      state: over.state ?? "running",
+      startTimeSeconds:
+        over.createdMs === undefined || over.createdMs === null ? null : over.createdMs / 1000,
+    };
+  }
+  const statuses = (recs: ReturnType<typeof sandbox>[], pods = [owner]) =>
+    matchPods({ snapshot: snapshot(recs), pods }).map((m) => `${m.status}/${m.reason}`);
+
+  it("after a reboot: every config-only sandbox of a pod that runs in a newer one is superseded", () => {
+    // containerd keeps no creation time in the config: the old ones' newest change is before the new start
+    const oldIdent = identity({ flavor: "containerd", podUid: UID, namespace: "ml", podName: "web-1" });
+    const twiceRebooted = [
+      sandbox(1, {
+        presence: "config_only",
+        state: "unknown",
+        createdMs: null,
+        newestMtimeMs: 1 * HOUR,
+        ident: oldIdent,
+      }),
+      sandbox(2, {
+        presence: "config_only",
+        state: "unknown",
+        createdMs: null,
+        newestMtimeMs: 2 * HOUR,
+        ident: oldIdent,
+      }),
+      sandbox(3, { state: "running", createdMs: 3 * HOUR }),
+    ];
+    expect(statuses(twiceRebooted)).toEqual([
+      "superseded/newer_sandbox_running",
+      "superseded/newer_sandbox_running",
+      "matched/uid",
+    ]);
+    const [m] = matchPods({ snapshot: snapshot(twiceRebooted), pods: [owner] });
+    expect(m).toMatchObject({ namespace: "ml", name: "web-1", uid: UID, owner });
+  });
+
+  it("a sandbox re-created without a reboot: the stopped older one is superseded", () => {
+    expect(
+      statuses([
+        sandbox(1, { state: "stopped", createdMs: HOUR }),
+        sandbox(2, { state: "ready", createdMs: 2 * HOUR }),
+      ]),
+    ).toEqual(["superseded/newer_sandbox_running", "matched/uid"]);
+  });
+
+  it("when it cannot be told which sandbox is current, none is superseded", () => {
+    const cases: ReturnType<typeof sandbox>[][] = [
+      // two running (a stale state.json says running after the VM died)
+      [
+        sandbox(1, { state: "running", createdMs: HOUR }),
+        sandbox(2, { state: "running", createdMs: 2 * HOUR }),
+      ],
+      // none running
+      [
+        sandbox(1, { state: "stopped", createdMs: HOUR }),
+        sandbox(2, { presence: "config_only", state: "unknown", createdMs: 2 * HOUR }),
+      ],
+      // the dead one is the newer one
+      [
+        sandbox(1, { state: "running", createdMs: HOUR }),
+        sandbox(2, { state: "stopped", createdMs: 2 * HOUR }),
+      ],
+      // the dead one changed after the running one started, and its creation time is unknown
+      [
+        sandbox(1, { state: "stopped", createdMs: null, newestMtimeMs: 3 * HOUR }),
+        sandbox(2, { createdMs: 2 * HOUR }),
+      ],
+      // the running one's creation time is unknown
+      [
+        sandbox(1, { state: "stopped", createdMs: HOUR }),
+        sandbox(2, { createdMs: null, newestMtimeMs: 5 * HOUR }),
+      ],
+      // a sibling with a run directory and no readable state
+      [
+        sandbox(1, { state: "stopped", createdMs: HOUR }),
+        sandbox(2, { state: "unknown", createdMs: 2 * HOUR }),
+        sandbox(3, { createdMs: 3 * HOUR }),
+      ],
+    ];
+    for (const recs of cases) expect(statuses(recs).every((s) => s.startsWith("matched/"))).toBe(true);
+  });
+
+  it("only sandboxes: a dockershim pod's exited container VM next to its running ones stays matched", () => {
+    const pause = identity({ flavor: "dockershim", kind: "sandbox" });
+    const app = identity({ flavor: "dockershim", kind: "container" });
+    const pod = kubePod({ uid: "d", containerIds: [hexId(1), hexId(2)] });
+    const recs = [
+      sandbox(1, { state: "running", createdMs: 2 * HOUR, ident: pause }),
+      sandbox(2, { state: "stopped", createdMs: HOUR, ident: app }),
+    ];
+    expect(statuses(recs, [pod])).toEqual(["matched/container_id", "matched/container_id"]);
+  });
+
+  it("a superseded sandbox is an orphan once its pod is gone, and is collectable either way", () => {
+    const recs = [sandbox(1, { state: "stopped", createdMs: HOUR }), sandbox(2, { createdMs: 2 * HOUR })];
+    expect(statuses(recs, [])).toEqual(["orphan/uid_not_found", "orphan/uid_not_found"]);
+    expect(isCollectable("superseded")).toBe(true);
+    expect(isCollectable("orphan")).toBe(true);
+    expect(isCollectable("matched")).toBe(false);
   });
 });
 

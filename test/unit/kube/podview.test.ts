@@ -4,6 +4,7 @@ import type { KubeApi, NodeRef, PodList, WatchHandle, WatchHandlers } from "../.
 import { NodeCheck } from "../../../src/kube/node.js";
 import { PodView } from "../../../src/kube/podview.js";
 import { FakeClock, flush } from "../../support/fake-clock.js";
+import { pagedLister } from "../../support/paged-api.js";
 
 const log = pino({ level: "silent" });
 
@@ -120,6 +121,25 @@ describe("PodView", () => {
     api.last.handlers.event("BOOKMARK", { metadata: { resourceVersion: "14" } });
     expect(uids(view)).toEqual([]);
     // a clean end after the watch's own timeout: watch again from the last resourceVersion, no relist
+  });
+
+  it("lists every page (limit/continue); a list whose later page fails leaves the view unsynced", async () => {
+    const pods = ["a", "b", "c", "d", "e"].map((u) => rawPod(u, "1"));
+    const paged = setup({ pageSize: 2 });
+    paged.api.listNodePods = pagedLister(() => pods, { serverLimit: 2 });
+    paged.view.start();
+    await flush();
+    expect(uids(paged.view)).toEqual(["a", "b", "c", "d", "e"]);
+
+    const broken = setup({ pageSize: 2 });
+    broken.api.listNodePods = pagedLister(() => pods, {
+      serverLimit: 2,
+      failPage: { page: 2, error: httpError(410) },
+    });
+    broken.view.start();
+    await flush();
+    expect(broken.view.status().synced).toBe(false);
+    expect(uids(broken.view)).toBeNull();
   });
 
   it("re-watches from the last resourceVersion after a clean end, without relisting or counting a restart", async () => {
@@ -252,6 +272,24 @@ describe("NodeCheck", () => {
     api.node = { name: "node-a", uid: "u" };
     await clock.advance(30_000);
     expect(check.confirmed).toEqual({ name: "node-a", uid: "u" });
+    await check.stop();
+  });
+
+  it("a Node that GC found gone is unconfirmed and checked again until it is back", async () => {
+    const api = new FakeApi();
+    const clock = new FakeClock();
+    const check = new NodeCheck({ api, nodeName: "node-a", log, clock, retryMs: 30_000 });
+    check.start();
+    await flush();
+    expect(check.confirmed).toEqual({ name: "node-a", uid: "n-uid" });
+    api.node = null;
+    check.invalidate();
+    await flush();
+    expect(check.confirmed).toBeNull();
+    expect(check.state).toBe("not_found");
+    api.node = { name: "node-a", uid: "n-uid-2" };
+    await clock.advance(30_000);
+    expect(check.confirmed).toEqual({ name: "node-a", uid: "n-uid-2" });
     await check.stop();
   });
 });

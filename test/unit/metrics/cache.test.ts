@@ -1,9 +1,10 @@
 import { gunzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { ExpositionCache, gzipJoin } from "../../../src/metrics/cache.js";
-import { SNAPSHOT_COLLECTORS } from "../../../src/metrics/collectors/index.js";
+import { ALL_COLLECTORS, SNAPSHOT_COLLECTORS } from "../../../src/metrics/collectors/index.js";
 import type { Collector } from "../../../src/metrics/exposition.js";
 import { SelfMetrics } from "../../../src/metrics/self.js";
+import type { ProcessSample } from "../../../src/scan/pod-processes.js";
 import { deflateRawSync, constants, crc32 } from "node:zlib";
 import { EXAMPLE_HOST, scanTree } from "./helpers.js";
 
@@ -18,6 +19,17 @@ describe("gzipJoin", () => {
     };
     const out = gzipJoin(head, tail);
     expect(gunzipSync(Buffer.concat(out)).toString()).toBe(body.toString() + tail.toString());
+  });
+
+  it("chains several cached parts", () => {
+    const parts = [Buffer.from("one\n".repeat(1000)), Buffer.from("two\n".repeat(10))];
+    let crc = 0;
+    const heads = parts.map((p) => {
+      crc = crc32(p, crc);
+      return { deflated: deflateRawSync(p, { finishFlush: constants.Z_SYNC_FLUSH }), crc, length: p.length };
+    });
+    const out = gunzipSync(Buffer.concat(gzipJoin(heads, Buffer.from("three\n")))).toString();
+    expect(out).toBe(`${parts.join("")}three\n`);
   });
 
   it("works with an empty cached part", () => {
@@ -113,5 +125,67 @@ describe("ExpositionCache reuse", () => {
     expect(text).toContain(
       `virtcontainers_pod_state{pod_id="${a.id}",namespace="ml-serving",pod="resnet-infer-1684375908-7xq2p",state="running"} 1`,
     );
+  });
+});
+
+describe("ExpositionCache: the sampled part (collector processes)", () => {
+  const usage = (processes: number, cpuSeconds: number, residentBytes: number) => ({
+    processes,
+    cpuSeconds,
+    residentBytes,
+  });
+  function sample(pods: ProcessSample["pods"]): ProcessSample {
+    return {
+      pods,
+      durationSeconds: 0.001,
+      errors: new Map(),
+      errorDetails: new Map(),
+      searchedPods: 0,
+      cmdlinesRead: 0,
+    };
+  }
+
+  it("renders nothing of it before the first sample, then each sample without re-rendering the snapshot", async () => {
+    const self = new SelfMetrics("n1");
+    const cache = new ExpositionCache(ALL_COLLECTORS, self);
+    const s = await scanTree(EXAMPLE_HOST);
+    cache.update(s);
+    const before = Buffer.concat(await cache.render(false)).toString();
+    expect(before).not.toContain("virtcontainers_pod_process");
+    expect(before).not.toContain('collector="processes"');
+    const id = s.pods[0]?.id ?? "";
+    cache.updateSample(sample(new Map([[id, new Map([["hypervisor", usage(1, 12.5, 4096)]])]])));
+    let text = Buffer.concat(await cache.render(false)).toString();
+    expect(text).toContain(
+      `virtcontainers_pod_process_cpu_seconds_total{pod_id="${id}",namespace="ml-serving",pod="resnet-infer-1684375908-7xq2p",role="hypervisor"} 12.5`,
+    );
+    expect(text).toContain('virtcontainers_collector_success{collector="processes"} 1');
+    cache.updateSample(sample(new Map([[id, new Map([["shim", usage(3, 1, 1)]])]])));
+    text = Buffer.concat(await cache.render(false)).toString();
+    expect(text).not.toContain('role="hypervisor"');
+    expect(text).toContain(
+      `virtcontainers_pod_processes{pod_id="${id}",namespace="ml-serving",pod="resnet-infer-1684375908-7xq2p",role="shim"} 3`,
+    );
+    // A pod that left the snapshot has no process series, whatever the sample says.
+    cache.update({ ...s, pods: s.pods.slice(1) });
+    expect(Buffer.concat(await cache.render(false)).toString()).not.toContain("role=");
+  });
+
+  it("serves the same text plain and gzipped with both cached parts, after changes to either", async () => {
+    const self = new SelfMetrics("n1");
+    const cache = new ExpositionCache(ALL_COLLECTORS, self);
+    const s = await scanTree(EXAMPLE_HOST);
+    cache.update(s);
+    const id = s.pods[0]?.id ?? "";
+    const strip = (t: string) =>
+      t.split("\n").filter((l) => !/^(process_|nodejs_|# )/.test(l) && !l.includes("_seconds"));
+    for (let i = 1; i <= 3; i++) {
+      cache.updateSample(sample(new Map([[id, new Map([["proxy", usage(i, i, i)]])]])));
+      if (i === 2) cache.update({ ...s, pods: [...s.pods].reverse() });
+      const plain = Buffer.concat(await cache.render(false)).toString();
+      const gz = gunzipSync(Buffer.concat(await cache.render(true))).toString();
+      expect(strip(gz)).toEqual(strip(plain));
+      expect(gz).toContain(`role="proxy"} ${i}`);
+    }
   });
 });

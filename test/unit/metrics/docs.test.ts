@@ -2,9 +2,11 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { SERVE_FLAGS } from "../../../src/config/serve-config.js";
-import { COLLECTOR_NAMES } from "../../../src/metrics/collectors/index.js";
+import { COLLECTOR_NAMES, SAMPLED_COLLECTORS } from "../../../src/metrics/collectors/index.js";
+import { renderFamily } from "../../../src/metrics/exposition.js";
 import { GcMetrics } from "../../../src/metrics/gc.js";
 import { KubeMetrics } from "../../../src/metrics/kube.js";
+import { ProcessSamplingMetrics } from "../../../src/metrics/process-sampling.js";
 import { SelfMetrics } from "../../../src/metrics/self.js";
 import { EXAMPLE_HOST, renderSnapshot, scanTree } from "./helpers.js";
 
@@ -30,13 +32,17 @@ function familyNames(text: string): string[] {
   return [...text.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1] ?? "");
 }
 
-/** Every family the exporter can expose: Kubernetes and GC on. */
+/** Every family the exporter can expose: Kubernetes, GC and the processes collector on. */
 async function exposedFamilies(): Promise<string[]> {
   const self = new SelfMetrics("node-a");
   new GcMetrics(self.registry, "dry-run");
   new KubeMetrics(self.registry, () => ({ usable: true, lastContactMs: 1, nodeConfirmed: true }));
+  new ProcessSamplingMetrics(self.registry);
+  const snapshot = await scanTree(EXAMPLE_HOST);
+  const sampled = SAMPLED_COLLECTORS.flatMap((c) => c.families.map((f) => renderFamily(f, snapshot)));
   return [
-    ...familyNames(renderSnapshot(await scanTree(EXAMPLE_HOST), { matches: [] })),
+    ...familyNames(renderSnapshot(snapshot, { matches: [] })),
+    ...familyNames(sampled.join("")),
     ...familyNames(await self.registry.metrics()),
   ];
 }

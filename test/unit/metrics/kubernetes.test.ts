@@ -15,7 +15,7 @@ describe("collector kubernetes", () => {
     const s = await scanTree(EXAMPLE_HOST);
     const matches = matchPods({ snapshot: s, pods: [] });
     const text = renderSnapshot(s, { matches });
-    for (const status of ["matched", "orphan", "unmanaged", "unknown"]) {
+    for (const status of ["matched", "orphan", "superseded", "unmanaged", "unknown"]) {
       expect(text).toContain(
         `virtcontainers_pod_kubernetes{pod_id="${K8S_POD}",namespace="ml-serving",pod="resnet-infer-1684375908-7xq2p",status="${status}"} ${status === "orphan" ? 1 : 0}\n`,
       );
@@ -30,6 +30,20 @@ describe("collector kubernetes", () => {
     expect(owned).toContain("\nvirtcontainers_orphan_pods 0\n");
     // with Kubernetes off, the families are not rendered at all
     expect(renderSnapshot(s)).not.toContain("virtcontainers_pod_kubernetes");
+  });
+
+  it("counts superseded sandboxes with the orphans", async () => {
+    const s = await scanTree(EXAMPLE_HOST);
+    const matches = matchPods({ snapshot: s, pods: [] }).map((m) =>
+      m.podId === K8S_POD
+        ? { ...m, status: "superseded" as const, reason: "newer_sandbox_running" as const }
+        : m,
+    );
+    const text = renderSnapshot(s, { matches });
+    expect(text).toContain(
+      `virtcontainers_pod_kubernetes{pod_id="${K8S_POD}",namespace="ml-serving",pod="resnet-infer-1684375908-7xq2p",status="superseded"} 1\n`,
+    );
+    expect(text).toContain("\nvirtcontainers_orphan_pods 1\n");
   });
 
   it("re-renders when only the matches changed, and not otherwise", async () => {
