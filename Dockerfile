@@ -16,9 +16,10 @@ WORKDIR /app
 ENV NODE_ENV=production \
     NODE_OPTIONS=--max-semi-space-size=1 \
     MALLOC_ARENA_MAX=2
-# The GC locks a pod's lock file with flock(1) before deleting it. util-linux, which has flock,
-# is an Essential package of Debian, so the slim image has it: fail the build if that changes.
-RUN flock --version
+# The GC locks a pod's lock file with flock(1) before deleting it, and looks for recent changes
+# in it with GNU find(1) (-P -xdev -newermt -printf -quit). util-linux (flock) and findutils (find)
+# are Essential packages of Debian, so the slim image has them: fail the build if that changes.
+RUN flock --version && find -P / -maxdepth 0 -xdev -newermt @0 -printf "" -quit
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=build /src/dist ./dist

@@ -216,6 +216,7 @@ export class ExporterService {
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
     if (this.matchTimer !== null) clearTimeout(this.matchTimer);
+    this.gc?.stop();
     await Promise.all([this.watcher?.stop(), this.kube?.stop(), this.gcRunning, this.sampling]);
   }
 

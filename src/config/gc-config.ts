@@ -70,7 +70,7 @@ export const GC_FLAGS: readonly Flag[] = [
     flag: "gc-process-checks",
     env: "VCE_GC_PROCESS_CHECKS",
     def: "auto",
-    help: "auto, required or off: check the pod's processes in the host's /proc",
+    help: "auto (required unless --dry-run), required or off (--dry-run only): check the pod's processes in the host's /proc",
   },
   { flag: "proc-root", env: "VCE_PROC_ROOT", def: "/proc", help: "the proc filesystem to read" },
   // In a pod (not `kubectl debug node`, whose pod has no downward API variables): its own pod,

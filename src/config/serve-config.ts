@@ -159,7 +159,7 @@ export const SERVE_FLAGS: readonly FlagSpec[] = [
     flag: "gc-process-checks",
     env: "VCE_GC_PROCESS_CHECKS",
     def: "auto",
-    help: "auto, required or off: GC checks the pod's processes in the host's /proc (hostPID)",
+    help: "auto (required with --gc on), required or off (not with --gc on): GC checks the pod's processes in the host's /proc (hostPID)",
   },
   {
     flag: "proc-root",
@@ -304,8 +304,19 @@ export function kubeConfigSource(flag: string, env: NodeJS.ProcessEnv): KubeConf
 export function loadGcConfig(val: (flag: string) => string, mode?: GcMode): GcConfig {
   const intervalMs = parseDuration("--gc-interval", val("gc-interval"));
   if (intervalMs < 1000) throw new ConfigError("--gc-interval: must be at least 1s");
+  const gcMode = mode ?? parseEnum("--gc", val("gc"), ["off", "dry-run", "on"] as const);
+  const processChecks = parseEnum("--gc-process-checks", val("gc-process-checks"), [
+    "auto",
+    "required",
+    "off",
+  ] as const);
+  // Deleting needs evidence that no process uses the pod: it cannot be switched off.
+  if (gcMode === "on" && processChecks === "off")
+    throw new ConfigError(
+      "--gc-process-checks off: not allowed when GC deletes (the processes are the evidence that a pod is dead); use dry-run, or run where the host's PIDs are visible",
+    );
   return Object.freeze({
-    mode: mode ?? parseEnum("--gc", val("gc"), ["off", "dry-run", "on"] as const),
+    mode: gcMode,
     intervalMs,
     graceMs: parseDuration("--gc-grace", val("gc-grace").replace(/^0$/, "0s")),
     maxDeletionsPerRun: parseInteger(
@@ -315,11 +326,7 @@ export function loadGcConfig(val: (flag: string) => string, mode?: GcMode): GcCo
       10_000,
     ),
     maxOrphanFraction: parseFraction("--gc-max-orphan-fraction", val("gc-max-orphan-fraction")),
-    processChecks: parseEnum("--gc-process-checks", val("gc-process-checks"), [
-      "auto",
-      "required",
-      "off",
-    ] as const),
+    processChecks,
     procRoot: resolve(parsePath("--proc-root", val("proc-root"))),
     self: selfPod(val),
   });

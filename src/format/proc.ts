@@ -102,7 +102,10 @@ const NAME_ROLES: readonly (readonly [RegExp, ProcessRole])[] = [
 ];
 
 export const ID_PREFIX = 12;
-/** A pod ID shorter than this could appear in unrelated command lines by chance: not searched for alone. */
+/**
+ * A pod ID shorter than this could appear inside unrelated arguments by chance: alone, it is
+ * matched only as a whole argument (`-id <id>`), never as part of one.
+ */
 export const MIN_ID_FOR_SEARCH = 16;
 
 /** A recorded PID's process is the one recorded when some argument contains `needle` (never ""). */
@@ -135,8 +138,9 @@ export function searchNeedles(p: PodNeedles): string[] {
 
 /**
  * Whether a command line found by searching belongs to the pod: the UUID first, then QEMU's
- * `-name pod-<id>` (virtcontainers) / `sandbox-<id>` (Kata), then the sandbox ID alone when it
- * is long enough not to appear by chance.
+ * `-name pod-<id>` (virtcontainers) / `sandbox-<id>` (Kata), then the sandbox ID alone: inside
+ * any argument when it is long enough not to appear by chance, else as a whole argument. For the
+ * GC's liveness rule a false match keeps a pod, which is the safe side.
  */
 export function searchMatch(args: readonly string[], p: PodNeedles): SearchMatch | null {
   if (p.podId === "") return null;
@@ -149,7 +153,9 @@ export function searchMatch(args: readonly string[], p: PodNeedles): SearchMatch
         evidence: `cmdline names ${name.slice(0, name.indexOf("-") + 1 + ID_PREFIX)}`,
       };
   }
-  if (p.podId.length >= MIN_ID_FOR_SEARCH && args.some((a) => a.includes(p.podId)))
+  const id = p.podId;
+  const names = id.length >= MIN_ID_FOR_SEARCH ? (a: string) => a.includes(id) : (a: string) => a === id;
+  if (args.some(names))
     return { role: "sandbox", evidence: `cmdline names the sandbox ${p.podId.slice(0, ID_PREFIX)}` };
   return null;
 }

@@ -203,6 +203,84 @@ export {
 const scratch = Buffer.alloc(64 * 1024);
 
 // ---------------------------------------------------------------------------------------------
+// The newest change (rule 2, again under the lock)
+
+export type ChangeResult =
+  /** Nothing at any depth was modified after the time asked about. */
+  | { readonly kind: "none" }
+  /** Something was: the mtime (ms) of the first one found. */
+  | { readonly kind: "changed"; readonly mtimeMs: number }
+  /** find(1) could not look everywhere (a vanished directory, an unreadable one...): no evidence. */
+  | { readonly kind: "error"; readonly message: string };
+
+/**
+ * Whether any file or directory at or under `dirs`, at any depth, was modified after `sinceMs`
+ * (wall clock: mtimes are). Counting directories matters: a subdirectory created inside a pod
+ * changes its parent's mtime and its own, and nothing else. find(1) from findutils does the walk
+ * in a child process (off the event loop, arbitrarily deep: it does not go by full paths): `-P`
+ * never follows a symlink, `-xdev` never crosses into another filesystem, `-quit` stops at the
+ * first hit. Any error of find is "error": the caller skips the pod.
+ */
+export function changedSince(
+  dirs: readonly string[],
+  sinceMs: number,
+  opts: { readonly findBin?: string; readonly timeoutMs?: number } = {},
+): Promise<ChangeResult> {
+  const existing = dirs.filter((d) => d.startsWith("/") && mayExist(d));
+  if (existing.length === 0) return Promise.resolve({ kind: "none" });
+  const since = `@${(Math.floor(sinceMs) / 1000).toFixed(3)}`;
+  const args = ["-P", ...existing, "-xdev", "-newermt", since, "-printf", "%T@\n", "-quit"];
+  const timeoutMs = Math.max(1, opts.timeoutMs ?? 60_000);
+  return new Promise((resolve) => {
+    let out = "";
+    let err = "";
+    let settled = false;
+    const settle = (r: ChangeResult): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      resolve(r);
+    };
+    let child: ChildProcess;
+    try {
+      child = spawn(opts.findBin ?? "find", args, { stdio: ["ignore", "pipe", "pipe"] });
+    } catch (e: unknown) {
+      resolve({ kind: "error", message: `find(1) could not start: ${errMessage(e)}` });
+      return;
+    }
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      settle({ kind: "error", message: `find(1) gave no answer within ${timeoutMs} ms` });
+    }, timeoutMs);
+    child.stdout?.setEncoding("utf8");
+    child.stderr?.setEncoding("utf8");
+    child.stdout?.on("data", (c: string) => {
+      if (out.length < 256) out += c;
+    });
+    child.stderr?.on("data", (c: string) => {
+      if (err.length < STDERR_CAP) err += c;
+    });
+    child.on("error", (e) => {
+      settle({ kind: "error", message: `find(1) could not start: ${e.message}` });
+    });
+    child.on("close", (code, signal) => {
+      if (code !== 0) {
+        const status = code === null ? `signal ${signal ?? "?"}` : `status ${code}`;
+        const text = err.trim().split("\n")[0] ?? "";
+        settle({ kind: "error", message: `find(1) exited with ${status}${text === "" ? "" : `: ${text}`}` });
+        return;
+      }
+      const first = out.split("\n")[0] ?? "";
+      if (first === "") settle({ kind: "none" });
+      else {
+        const seconds = Number(first);
+        settle({ kind: "changed", mtimeMs: Number.isFinite(seconds) ? seconds * 1000 : sinceMs });
+      }
+    });
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
 // Mounts (rule 7)
 
 /** Mount points, unescaped (\040 \011 \012 \134 octal escapes), sorted, unique. */
@@ -279,6 +357,15 @@ export function mountsUnder(table: MountTable, dirs: readonly string[]): string[
 }
 
 // ---------------------------------------------------------------------------------------------
+
+/** False only when the path plainly does not exist (find(1) judges everything else). */
+function mayExist(path: string): boolean {
+  try {
+    return lstatSync(path, { throwIfNoEntry: false }) !== undefined;
+  } catch {
+    return true;
+  }
+}
 
 function errCode(err: unknown): string {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;

@@ -36,6 +36,7 @@ export const SKIP_REASONS = [
   "process_alive",
   "process_unverifiable",
   "processes_not_visible",
+  "no_evidence",
   // rule 8
   "mounted",
   "mountinfo_unreadable",
@@ -60,7 +61,13 @@ export interface PlanInput {
   /** Same order and length as `pods`. */
   readonly matches: readonly PodMatch[];
   readonly history: OrphanHistory;
+  /** Wall clock, ms since the epoch: file ages compare file mtimes with it. */
   readonly nowMs: number;
+  /**
+   * Monotonic clock, ms (default `nowMs`): the orphan-since times in `history` are measured by
+   * this process on it, so a wall-clock step neither shortens nor stretches the grace period.
+   */
+  readonly monoMs?: number;
   readonly policy: GcPolicy;
   readonly viewUsable: boolean;
   readonly nodeConfirmed: boolean;
@@ -69,6 +76,7 @@ export interface PlanInput {
 export interface Candidate {
   readonly record: PodRecord;
   readonly match: PodMatch;
+  /** On the monotonic clock of PlanInput.monoMs. */
   readonly orphanSinceMs: number;
 }
 
@@ -99,6 +107,7 @@ function seconds(ms: number): string {
 
 export function planRun(input: PlanInput): Plan {
   const { nowMs, policy } = input;
+  const monoMs = input.monoMs ?? nowMs;
   const history = new Map<string, number>();
   let orphans = 0;
   let managed = 0;
@@ -111,15 +120,15 @@ export function planRun(input: PlanInput): Plan {
     if (!isCollectable(match.status)) return;
     orphans++;
     const previous = input.history.get(record.id);
-    const since = previous ?? nowMs;
+    const since = previous ?? monoMs;
     history.set(record.id, since);
     if (previous === undefined) {
       skips.push({ podId: record.id, reason: "first_seen", detail: "orphan for the first time this run" });
-    } else if (nowMs - since < policy.graceMs) {
+    } else if (monoMs - since < policy.graceMs) {
       skips.push({
         podId: record.id,
         reason: "orphan_grace",
-        detail: `orphan for ${seconds(nowMs - since)} of ${seconds(policy.graceMs)}`,
+        detail: `orphan for ${seconds(monoMs - since)} of ${seconds(policy.graceMs)}`,
       });
     } else if (nowMs - record.newestMtimeMs < policy.graceMs) {
       skips.push({

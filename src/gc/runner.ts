@@ -7,7 +7,7 @@
  */
 import { lstatSync, realpathSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { treeSet, type TreeSet } from "../format/layout.js";
+import { TREE_SETS, treeSet, type TreeSet } from "../format/layout.js";
 import { describeError, type KubeApi, type NodeRef, type SelfPod } from "../kube/api.js";
 import { IncompleteListError, listAllNodePods } from "../kube/list.js";
 import { isCollectable, matchPods, type PodMatch } from "../kube/match.js";
@@ -16,6 +16,7 @@ import type { Logger } from "../log.js";
 import type { GcMetrics, GcTree } from "../metrics/gc.js";
 import type { PodRecord, Snapshot } from "../scan/snapshot.js";
 import {
+  changedSince,
   findLiveProcesses,
   hostProcVisibility,
   mountsUnder,
@@ -27,7 +28,8 @@ import {
   type LockOptions,
 } from "./guards.js";
 import { planRun, type Candidate, type GcPolicy, type OrphanHistory, type SkipReason } from "./plan.js";
-import { removePodDirectory, type RemoveOutcome } from "./reaper.js";
+import { entomb, type EntombOutcome } from "./reaper.js";
+import { TombstoneSweeper, tombstoneName, type SweepReport } from "./tombstone.js";
 
 export type ProcessChecks = "auto" | "required" | "off";
 
@@ -54,10 +56,14 @@ export interface GcRunnerOptions {
   readonly rescan: (podId: string) => Promise<PodRecord | null>;
   readonly log: Logger;
   readonly metrics: GcMetrics;
+  /** Wall clock, ms (file ages, timestamps). */
   readonly now?: () => number;
+  /** Monotonic clock, ms (orphan-since times); default performance.now, or `now` when only that is given (tests). */
+  readonly monotonic?: () => number;
   /** Replaceable for tests only. */
   readonly lock?: (path: string, opts?: LockOptions) => Promise<LockOutcome>;
-  readonly remove?: typeof removePodDirectory;
+  readonly entomb?: typeof entomb;
+  readonly sweeper?: TombstoneSweeper;
   /** Items per page of the direct read (default LIST_PAGE_SIZE). */
   readonly pageSize?: number;
   /**
@@ -108,6 +114,9 @@ export interface Evidence {
   lock?: "held" | "absent" | "no_run_directory";
   processes?: "none_alive" | "not_visible" | "not_checked";
   mounts?: "none";
+  /** Newest modification of any file or directory, at any depth, checked under the lock. */
+  changes?: "none_in_grace";
+  /** The parts renamed to tombstones (removed by the sweep after the lock is released). */
   removed?: FootprintPart[];
 }
 
@@ -126,9 +135,27 @@ export class GcRunner {
   /** Pods already reported by dry-run. */
   private readonly reported = new Set<string>();
   private readonly now: () => number;
+  private readonly monotonic: () => number;
+  private readonly sweeper: TombstoneSweeper;
 
   constructor(private readonly opts: GcRunnerOptions) {
     this.now = opts.now ?? (() => Date.now());
+    this.monotonic = opts.monotonic ?? opts.now ?? (() => performance.now());
+    this.sweeper = opts.sweeper ?? new TombstoneSweeper({ roots: () => tombstoneRoots(opts.hostRoot) });
+  }
+
+  /** Ends a tombstone sweep in progress (shutdown). */
+  stop(): void {
+    this.sweeper.stop();
+  }
+
+  /**
+   * `auto` means `required` when the GC deletes: "could not check the processes" is then a skip.
+   * In dry-run it checks where the host's processes are visible and notes it where not.
+   */
+  private get processChecks(): ProcessChecks {
+    const mode = this.opts.processChecks;
+    return mode === "auto" && this.opts.policy.mode === "on" ? "required" : mode;
   }
 
   get mode(): GcPolicy["mode"] {
@@ -153,6 +180,7 @@ export class GcRunner {
       matches: input.matches,
       history: this.history,
       nowMs,
+      monoMs: this.monotonic(),
       policy,
       viewUsable: input.viewUsable,
       nodeConfirmed: input.node !== null,
@@ -189,6 +217,7 @@ export class GcRunner {
       nodeRead = input.node === null ? null : await this.nodeGone(input.node);
       await this.act(plan.candidates, input, circuitOpen, nodeRead, skip, decisions);
     }
+    await this.sweep();
     metrics.circuitOpen.set(plan.blocked === null && circuitOpen ? 1 : 0);
     metrics.runs.inc();
     metrics.lastRun.set(this.now() / 1000);
@@ -323,7 +352,7 @@ export class GcRunner {
   private hostView(): HostView {
     const src = { root: this.opts.procRoot };
     const visible = hostProcVisibility(src) === "visible";
-    return { visible, table: visible && this.opts.processChecks !== "off" ? ProcessTable.read(src) : null };
+    return { visible, table: visible && this.processChecks !== "off" ? ProcessTable.read(src) : null };
   }
 
   /** Rules 5 to 9 for one candidate; null when it was skipped (already recorded). */
@@ -333,7 +362,7 @@ export class GcRunner {
     host: HostView,
     skip: (podId: string, reason: SkipReason, detail: string, evidence?: Evidence | null) => void,
   ): Promise<Decision | null> {
-    const { hostRoot, log, metrics } = this.opts;
+    const { hostRoot } = this.opts;
     const id = c.record.id;
     const set = treeSet(c.record.treeSet);
     const runDir = join(hostRoot, set.run, id);
@@ -371,67 +400,133 @@ export class GcRunner {
       const procs = this.checkProcesses(fresh, host.table);
       if (procs.reason !== null) return skipNull(skip, id, procs.reason, procs.detail, evidence);
       evidence.processes = procs.evidence;
+      // Positive evidence that no runtime uses it, per layout: never the mere lack of a check.
+      const missing = missingEvidence(fresh, evidence, runDir, vmDir);
+      if (missing !== null) return skipNull(skip, id, "no_evidence", missing, evidence);
       // Rule 8: no mount point under either directory.
       const mounts = this.checkMounts(dirs, set, id, host.visible);
       if (mounts.reason !== null) return skipNull(skip, id, mounts.reason, mounts.detail, evidence);
       evidence.mounts = "none";
-      if (this.opts.policy.mode !== "on") {
-        const trees: GcTree[] = [];
-        if (c.record.presence !== "run_only") trees.push("config");
-        if (c.record.presence !== "config_only") trees.push("run");
-        evidence.removed = trees;
-        // Counted, logged as a warning and recorded as an Event once per pod; later runs log at info.
-        const first = !this.reported.has(id);
-        this.reported.add(id);
-        if (first) for (const t of trees) metrics.deleted(t, "dry_run");
-        log[first ? "warn" : "info"]({ podId: id, evidence }, "gc: orphan would be deleted (dry-run)");
-        return { podId: id, outcome: "would_delete", reason: null, detail: "dry-run", evidence, first };
-      }
-      // Rule 9: the config tree's directory first, the VM directory, the run tree's (with the
-      // lock) last.
-      const removed: FootprintPart[] = [];
-      const parts: [FootprintPart, string | null][] = [
-        ["config", set.config],
-        ["vm", set.vm],
-        ["run", set.run],
-      ];
-      for (const [tree, path] of parts) {
-        // A part the layout or release does not have (no VM directory before Kata 1.2, no config
-        // tree for persist sandboxes) is simply not there; a symlinked root still goes to the reaper.
-        if (path === null || !mayExist(join(hostRoot, path, id))) continue;
-        const out = (this.opts.remove ?? removePodDirectory)({ treeRoot: join(hostRoot, path), name: id });
-        if (out.kind === "removed") {
-          removed.push(tree);
-          if (tree !== "vm") metrics.deleted(tree, "live");
-        } else if (out.kind !== "absent") {
-          evidence.removed = removed;
-          metrics.errors.inc();
-          log.error(
-            { podId: id, tree, outcome: out, evidence },
-            "gc: deletion failed; the rest is left in place",
-          );
-          return skipNull(
-            skip,
-            id,
-            out.kind === "refused" ? "unsafe_path" : "delete_failed",
-            describeRemove(out),
-            evidence,
-          );
-        }
-      }
-      evidence.removed = removed;
-      log.warn({ podId: id, evidence }, "gc: orphan pod state deleted");
-      return { podId: id, outcome: "deleted", reason: null, detail: "deleted", evidence, first: true };
+      // Rule 2 again, under the lock and at every depth: directories count as well as files.
+      const changed = await this.recentChange(dirs);
+      if (changed !== null) return skipNull(skip, id, changed.reason, changed.detail, evidence);
+      evidence.changes = "none_in_grace";
+      if (this.opts.policy.mode !== "on") return this.wouldDelete(c, evidence);
+      return this.entombPod(id, set, evidence, skip);
     } finally {
       held?.release();
     }
+  }
+
+  /** Dry-run: counted, logged as a warning and recorded as an Event once per pod; later runs log at info. */
+  private wouldDelete(c: Candidate, evidence: Evidence): Decision {
+    const id = c.record.id;
+    const trees: GcTree[] = [];
+    if (c.record.presence !== "run_only") trees.push("config");
+    if (c.record.presence !== "config_only") trees.push("run");
+    evidence.removed = trees;
+    const first = !this.reported.has(id);
+    this.reported.add(id);
+    if (first) for (const t of trees) this.opts.metrics.deleted(t, "dry_run");
+    this.opts.log[first ? "warn" : "info"]({ podId: id, evidence }, "gc: orphan would be deleted (dry-run)");
+    return { podId: id, outcome: "would_delete", reason: null, detail: "dry-run", evidence, first };
+  }
+
+  /** The newest change at any depth, wall clock against mtimes: null when older than the grace. */
+  private async recentChange(
+    dirs: readonly string[],
+  ): Promise<{ reason: SkipReason; detail: string } | null> {
+    const graceMs = this.opts.policy.graceMs;
+    const since = this.now() - graceMs;
+    const found = await changedSince(dirs, since);
+    if (found.kind === "none") return null;
+    if (found.kind === "error") {
+      // Gone meanwhile (another exporter deleted it; config-only pods take no lock): not ours to judge.
+      if (!dirs.some(mayExist)) return { reason: "changed", detail: "vanished" };
+      return { reason: "recently_modified", detail: `newest change not checkable: ${found.message}` };
+    }
+    const age = Math.max(0, Math.round((this.now() - found.mtimeMs) / 1000));
+    return {
+      reason: "recently_modified",
+      detail: `a file or directory changed ${age}s ago, grace ${Math.round(graceMs / 1000)}s`,
+    };
+  }
+
+  /**
+   * Rule 9, still under the lock: every part renamed to a tombstone in its tree root (config, VM,
+   * run with the lock last), all or none; the tombstones are removed by the sweep after the lock
+   * is released. Two exporters cannot both do it: rename(2) of one directory succeeds once.
+   */
+  private entombPod(
+    id: string,
+    set: TreeSet,
+    evidence: Evidence,
+    skip: (podId: string, reason: SkipReason, detail: string, evidence?: Evidence | null) => void,
+  ): Decision | null {
+    const { hostRoot, log, metrics } = this.opts;
+    const parts: [FootprintPart, string][] = [];
+    for (const [part, path] of [
+      ["config", set.config],
+      ["vm", set.vm],
+      ["run", set.run],
+    ] as const) {
+      if (path !== null) parts.push([part, path]);
+    }
+    const out: EntombOutcome = (this.opts.entomb ?? entomb)(
+      parts.map(([, path]) => ({ treeRoot: join(hostRoot, path), name: id })),
+      { tombstoneName: (name, i) => tombstoneName(name, parts[i]?.[0] ?? "part") },
+    );
+    if (out.kind === "failed" && out.code === "ENOENT" && out.restored) {
+      // Renamed by another exporter between our checks and our rename (config-only pods take no lock).
+      return skipNull(skip, id, "changed", "vanished", evidence);
+    }
+    if (out.kind !== "entombed") {
+      metrics.errors.inc();
+      log.error({ podId: id, outcome: out, evidence }, "gc: deletion failed; the pod is left in place");
+      const reason: SkipReason = out.kind === "refused" ? "unsafe_path" : "delete_failed";
+      return skipNull(skip, id, reason, describeEntomb(out), evidence);
+    }
+    const removed = parts.filter((_, i) => out.done[i] != null).map(([part]) => part);
+    if (!removed.includes("run") && !removed.includes("config")) {
+      // Another exporter renamed it between our checks and our rename (config-only pods take no lock).
+      return skipNull(skip, id, "changed", "vanished", evidence);
+    }
+    for (const part of removed) if (part !== "vm") metrics.deleted(part, "live");
+    evidence.removed = removed;
+    log.warn({ podId: id, evidence }, "gc: orphan pod state deleted");
+    return { podId: id, outcome: "deleted", reason: null, detail: "deleted", evidence, first: true };
+  }
+
+  /** Mode on: remove every tombstone (this run's and any left before), off the event loop. */
+  private async sweep(): Promise<void> {
+    const { log, metrics } = this.opts;
+    if (this.opts.policy.mode !== "on") {
+      metrics.tombstones.set(this.sweeper.count());
+      return;
+    }
+    let report: SweepReport;
+    try {
+      report = await this.sweeper.sweep();
+    } catch (err: unknown) {
+      log.error({ err: describeError(err) }, "gc: tombstone sweep failed");
+      return;
+    }
+    for (const f of report.failures) {
+      metrics.tombstoneError(f.reason);
+      log.error(
+        { path: f.path, reason: f.reason, detail: f.detail },
+        "gc: tombstone not removed; retried next run",
+      );
+    }
+    if (report.removed > 0) log.info({ removed: report.removed }, "gc: tombstones removed");
+    metrics.tombstones.set(report.remaining);
   }
 
   private checkProcesses(
     r: PodRecord,
     table: ProcessTable | null,
   ): { reason: SkipReason | null; detail: string; evidence: "none_alive" | "not_visible" | "not_checked" } {
-    const mode = this.opts.processChecks;
+    const mode = this.processChecks;
     if (mode === "off") return { reason: null, detail: "", evidence: "not_checked" };
     if (table === null) {
       return mode === "required"
@@ -551,13 +646,40 @@ function skipNull(
   return null;
 }
 
-function describeRemove(out: RemoveOutcome): string {
-  switch (out.kind) {
-    case "refused":
-      return `refused (${out.reason}) at ${out.path}`;
-    case "failed":
-      return `${out.code} at ${out.path}: ${out.message}`;
-    default:
-      return out.kind;
+function describeEntomb(out: Exclude<EntombOutcome, { kind: "entombed" }>): string {
+  if (out.kind === "refused") return `refused (${out.reason}) at ${out.path}`;
+  return `${out.code} at ${out.path}: ${out.message}${out.restored ? "" : " (a part could not be put back: it is a tombstone now)"}`;
+}
+
+/** Every tree root that may hold tombstones (run, config and VM roots of every tree set). */
+export function tombstoneRoots(hostRoot: string): string[] {
+  const roots = TREE_SETS.flatMap((t) => [t.run, t.config, ...(t.vm === null ? [] : [t.vm])]);
+  return [...new Set(roots)].map((r) => join(hostRoot, r));
+}
+
+/**
+ * Why the files alone do not show that no runtime uses the pod, or null when they do. Process
+ * checks (rule 7, required when deleting) have passed; what else each case needs:
+ * - no readable identity (a run directory without config: a Kata 1.x leftover, or a Kata 2.x
+ *   sandbox whose persist.json is not written yet): the layout's lock, actually acquired;
+ * - config only (after a reboot): the run directory and the VM directory absent right now
+ *   (the run tree was listed readable by the scan, which the matcher requires).
+ */
+function missingEvidence(
+  r: PodRecord,
+  evidence: Evidence,
+  runDir: string,
+  vmDir: string | null,
+): string | null {
+  const readable = [r.identity, ...r.containers.map((c) => c.identity)].some((i) => i.status === "known");
+  if (!readable && evidence.lock !== "held") {
+    return `no readable identity and no lock acquired (lock ${evidence.lock ?? "not taken"}): it may be a sandbox being created`;
   }
+  if (r.presence === "config_only") {
+    for (const d of [runDir, vmDir]) {
+      if (d !== null && mayExist(d))
+        return `config only, but ${basename(dirname(d))}/${basename(d)} exists now`;
+    }
+  }
+  return null;
 }

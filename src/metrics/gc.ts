@@ -1,6 +1,7 @@
 /** Metrics of garbage collection, in the exporter's private registry. */
 import { Counter, Gauge, type Registry } from "prom-client";
 import { GC_MODES, SKIP_REASONS, type GcMode, type SkipReason } from "../gc/plan.js";
+import { TOMBSTONE_ERROR_REASONS, type TombstoneErrorReason } from "../gc/tombstone.js";
 
 export type GcTree = "run" | "config";
 export type GcDeletionMode = "live" | "dry_run";
@@ -13,6 +14,8 @@ export class GcMetrics {
   private readonly skipped: Counter;
   readonly errors: Counter;
   readonly circuitOpen: Gauge;
+  readonly tombstones: Gauge;
+  private readonly tombstoneErrors: Counter;
 
   constructor(registry: Registry, mode: GcMode) {
     const registers = [registry];
@@ -35,7 +38,7 @@ export class GcMetrics {
     });
     this.deletions = new Counter({
       name: "virtcontainers_gc_deletions_total",
-      help: "Orphan pod directories deleted (mode live) or that would have been deleted (mode dry_run), by tree (run or config).",
+      help: "Orphan pod directories deleted, i.e. renamed to tombstones (mode live), or that would have been deleted (mode dry_run), by tree (run or config).",
       labelNames: ["tree", "mode"],
       registers,
     });
@@ -51,7 +54,7 @@ export class GcMetrics {
     for (const reason of SKIP_REASONS) this.skipped.inc({ reason }, 0);
     this.errors = new Counter({
       name: "virtcontainers_gc_errors_total",
-      help: "Deletions that failed part-way (the rest is left in place and retried next run).",
+      help: "Deletions that failed (the pod is left whole and retried next run).",
       registers,
     });
     this.circuitOpen = new Gauge({
@@ -60,6 +63,23 @@ export class GcMetrics {
       registers,
     });
     this.circuitOpen.set(0);
+    this.tombstones = new Gauge({
+      name: "virtcontainers_gc_tombstones",
+      help: "Deleted pod directories (renamed to dot-named tombstones in their tree root) not removed yet, after the last sweep.",
+      registers,
+    });
+    this.tombstones.set(0);
+    this.tombstoneErrors = new Counter({
+      name: "virtcontainers_gc_tombstone_errors_total",
+      help: "Tombstones a sweep could not remove (retried every run), by reason: delete_failed, unsafe_path or changed.",
+      labelNames: ["reason"],
+      registers,
+    });
+    for (const reason of TOMBSTONE_ERROR_REASONS) this.tombstoneErrors.inc({ reason }, 0);
+  }
+
+  tombstoneError(reason: TombstoneErrorReason): void {
+    this.tombstoneErrors.inc({ reason });
   }
 
   deleted(tree: GcTree, mode: GcDeletionMode): void {

@@ -240,6 +240,9 @@ export class Scanner {
     const ids: string[] = [];
     const problems: FileProblem[] = [];
     for (const e of list.entries) {
+      // Dot names are not sandboxes: the runtime never makes one, and the GC's tombstones
+      // (deleted pods waiting to be removed) are dot-named. Not a problem, not listed.
+      if (e.name.startsWith(".")) continue;
       const id = validateId(e.name);
       const entryRel = `${rel}/${id.ok ? e.name : printableName(e.name)}`;
       const t = { rel: entryRel };

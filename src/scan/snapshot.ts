@@ -70,7 +70,10 @@ export interface PodRecord {
   readonly networkEndpoints: number | null;
   readonly startTimeSeconds: number | null;
   readonly lockPresent: boolean;
-  /** Newest mtime of any file or directory of the pod seen by this scan (ms since epoch). */
+  /**
+   * Newest mtime of the state files this scan read (ms since epoch). Directories and files at any
+   * depth are checked again by the GC, under the pod's lock, before it deletes anything.
+   */
   readonly newestMtimeMs: number;
   readonly config: PodConfigInfo | null;
   readonly stateFile: StateInfo | null;

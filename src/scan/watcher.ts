@@ -160,6 +160,8 @@ export class TreeWatcher {
 
   private onEvent(dir: string, name: string | null): void {
     const root = this.roots.find((r) => r.abs === dir);
+    // A dot name in a tree root is no sandbox (the GC's tombstones come and go there): no event.
+    if (root !== undefined && name?.startsWith(".") === true) return;
     const podId = root !== undefined ? name : this.podOf(dir);
     if (podId === null || !validateId(podId).ok) {
       // An event on a root without a name: let the root check decide what happened.

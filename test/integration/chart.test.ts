@@ -502,12 +502,12 @@ describe("gc values", () => {
     expect(container.securityContext?.allowPrivilegeEscalation).toBe(false);
   });
 
-  it("gc.mode=on without process checks: no hostPID, --gc-process-checks off", async () => {
-    const { pod, container } = await renderDaemonSet({ gc: { mode: "on", processChecks: false } });
-    expect(container.args).toEqual(argsFor({ mode: "on", processChecks: "off" }));
-    expect(pod.hostPID).toBeUndefined();
-    expect(mountsReadOnly(container)).toEqual(writable);
-    expect(container.securityContext?.capabilities?.add).toEqual(["DAC_OVERRIDE", "DAC_READ_SEARCH"]);
+  it("gc.mode=on with gc.processChecks=false fails with the reason and the fix", async () => {
+    const err = await renderError({ gc: { mode: "on", processChecks: false } });
+    expect(err).toContain(
+      "gc.processChecks=false with gc.mode=on: the GC deletes a pod's state only on evidence",
+    );
+    expect(err).toContain("Remove gc.processChecks=false, or use gc.mode=dry-run");
   });
 
   it.each([
@@ -1149,8 +1149,8 @@ describe("NOTES.txt", () => {
     );
     expect(trees).not.toContain("/run/virtcontainers");
 
-    const off = await notes({ gc: { mode: "on", processChecks: false }, rbac: { create: false } });
-    expect(off).toContain("Process checks are off");
+    const off = await notes({ gc: { mode: "on" }, rbac: { create: false } });
+    expect(off).toContain("The pods run with hostPID");
     expect(off).toContain("No RBAC (rbac.create=false)");
   });
 });

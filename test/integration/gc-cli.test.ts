@@ -1,9 +1,10 @@
 /**
  * The one-shot `gc` command against the real API server (test/cluster): dry-run reports and keeps,
- * a real run deletes the orphan and nothing else, and a wrong node or no API stops it.
+ * a real run deletes the orphan and nothing else, and a wrong node or no API stops it; two
+ * processes on one host root at once (a rolling update with maxSurge) delete each orphan once.
  */
-import { spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { existsSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startCluster, type Cluster } from "../cluster/cluster.js";
@@ -41,6 +42,20 @@ function gc(args: readonly string[], env: NodeJS.ProcessEnv = childEnv()) {
     timeout: 60_000,
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** The same, without waiting: two of them run at once. */
+function gcAsync(args: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI, "gc", ...args], { cwd: REPO, env: childEnv() });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (c: string) => (stdout += c));
+    child.stderr.setEncoding("utf8").on("data", (c: string) => (stderr += c));
+    child.on("close", (code) => {
+      resolve({ code, stdout, stderr });
+    });
+  });
 }
 
 const present = (root: string, id: string) => [
@@ -130,6 +145,43 @@ describe("virtcontainers-exporter gc", () => {
     );
     expect(present(root, K8S_POD)).toEqual([false, false]);
   });
+
+  it("two processes on one host root at once delete each orphan exactly once, and leave no tombstone", async () => {
+    await cluster.createNode("gc-cli-twice");
+    const root = temp.make();
+    const gen = (await import(new URL("../../bench/gen-tree.mjs", import.meta.url).href)) as {
+      generateTree(dir: string, pods: number, opts?: { seed?: number }): Promise<{ podIds: string[] }>;
+    };
+    const { podIds } = await gen.generateTree(root, 12, { seed: 5 });
+    // a third of them config-only: no lock to take, only rename(2) decides who deletes them
+    for (const id of podIds.slice(0, 4)) rmSync(join(root, RUN, id), { recursive: true });
+    const args = [
+      "--host-root",
+      root,
+      "--kubeconfig",
+      cluster.kubeconfigPath,
+      "--node-name",
+      "gc-cli-twice",
+      "--gc-grace",
+      "0s",
+      "--gc-interval",
+      "1s",
+      "--gc-max-orphan-fraction",
+      "1",
+      "--gc-max-deletions-per-run",
+      "50",
+      "--output",
+      "json",
+    ];
+    const runs = await Promise.all([gcAsync(args), gcAsync(args)]);
+    const deleted = runs.flatMap((r) => {
+      expect(r.code, r.stderr).toBe(0);
+      const report = JSON.parse(r.stdout) as { pods: { podId: string; decision: string }[] };
+      return report.pods.filter((p) => p.decision === "deleted").map((p) => p.podId);
+    });
+    expect(deleted.sort()).toEqual([...podIds].sort());
+    for (const tree of [RUN, CFG]) expect(readdirSync(join(root, tree))).toEqual([]);
+  }, 120_000);
 
   it("a Node that does not exist stops it with one line and exit 1; no API configuration is a usage error", () => {
     const root = copyExample(temp);

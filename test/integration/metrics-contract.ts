@@ -89,6 +89,8 @@ export const PENDING_FAMILIES: Readonly<Record<string, Family>> = {
   virtcontainers_gc_skipped_total: family("counter", ["reason"]),
   virtcontainers_gc_errors_total: family("counter"),
   virtcontainers_gc_circuit_open: family("gauge"),
+  virtcontainers_gc_tombstones: family("gauge"),
+  virtcontainers_gc_tombstone_errors_total: family("counter", ["reason"]),
 };
 
 /**

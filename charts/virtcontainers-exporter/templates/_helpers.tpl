@@ -86,24 +86,20 @@ The namespace of every namespaced object: namespace.name, else the release names
 {{- end }}
 
 {{/*
---gc-process-checks: with GC on, "required" when processChecks is true (the pod then runs with
-hostPID) and "off" when it is false; "auto" in the other modes (no hostPID, so the rule is
-recorded as not checked).
+--gc-process-checks: with GC on always "required" (the pod then runs with hostPID: the GC deletes
+only on evidence that no process uses a pod, and the exporter refuses "off" with --gc on); "auto"
+in the other modes (no hostPID, so dry-run records the rule as not checked).
 */}}
 {{- define "virtcontainers-exporter.gcProcessChecks" -}}
-{{- if eq .Values.gc.mode "on" }}
-{{- ternary "required" "off" .Values.gc.processChecks }}
-{{- else }}
-{{- print "auto" }}
-{{- end }}
+{{- ternary "required" "auto" (eq .Values.gc.mode "on") }}
 {{- end }}
 
 {{/*
-"true" when the pod runs in the host's PID namespace: GC on with process checks, or process
-metrics enabled.
+"true" when the pod runs in the host's PID namespace: GC on (process checks are required then),
+or process metrics enabled.
 */}}
 {{- define "virtcontainers-exporter.hostPID" -}}
-{{- or (and (eq .Values.gc.mode "on") .Values.gc.processChecks) .Values.processMetrics.enabled | toString }}
+{{- or (eq .Values.gc.mode "on") .Values.processMetrics.enabled | toString }}
 {{- end }}
 
 {{/*
@@ -170,6 +166,9 @@ message.
 {{- fail (printf "trees.bundles: %q is in the state tree %s (trees.%s), which is mounted read-write with gc.mode=on: list only the directories of OCI bundles" $bundle $tree $value) }}
 {{- end }}
 {{- end }}
+{{- end }}
+{{- if and (eq .Values.gc.mode "on") (not .Values.gc.processChecks) }}
+{{- fail "gc.processChecks=false with gc.mode=on: the GC deletes a pod's state only on evidence that none of its processes is alive, which needs the host's PIDs (hostPID). Remove gc.processChecks=false, or use gc.mode=dry-run" }}
 {{- end }}
 {{- if and .Values.namespace.create (eq (include "virtcontainers-exporter.namespace" .) .Release.Namespace) }}
 {{- fail (printf "namespace.create needs namespace.name set to a namespace other than the release namespace %q: Helm keeps the release record in the release namespace, which must exist before the install (e.g. --namespace kube-system --set namespace.create=true,namespace.name=virtcontainers-exporter)" .Release.Namespace) }}

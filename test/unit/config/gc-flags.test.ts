@@ -85,6 +85,7 @@ describe("serve: Kubernetes and GC flags", () => {
     ],
     [["--gc-max-orphan-fraction", "1.5"], /^--gc-max-orphan-fraction: "1.5" is not a number from 0 to 1$/],
     [["--gc-process-checks", "maybe"], /^--gc-process-checks: "maybe" is not one of auto, required, off$/],
+    [["--gc", "on", "--gc-process-checks", "off"], /^--gc-process-checks off: not allowed when GC deletes/],
     [["--kubernetes", "on"], /^--kubernetes: "on" is not one of auto, off$/],
     [["--kubeconfig", "/nonexistent/kubeconfig"], /^--kubeconfig: \/nonexistent\/kubeconfig does not exist$/],
   ])("refuses %j with one clear line", (args, message) => {

@@ -100,8 +100,9 @@ describe("searchMatch", () => {
     expect(searchMatch(["x", POD], { podId: "", uuid: "" })).toBeNull();
   });
 
-  it("never searches a short pod ID alone", () => {
-    expect(searchMatch(["shim", "-id", "abc"], { podId: "abc", uuid: "" })).toBeNull();
+  it("matches a short pod ID alone only as a whole argument", () => {
+    expect(searchMatch(["shim", "-id", "abc"], { podId: "abc", uuid: "" })?.role).toBe("sandbox");
+    expect(searchMatch(["shim", "-id", "xabcx", "/tmp/abc/sock"], { podId: "abc", uuid: "" })).toBeNull();
     expect(searchMatch(["qemu", "-name", "pod-abc"], { podId: "abc", uuid: "" })?.role).toBe("hypervisor");
   });
 });

@@ -54,7 +54,7 @@ vi.mock("node:fs", async (importOriginal) => {
   return {
     ...fs,
     lstatSync: wrap("lstat", fs.lstatSync),
-    readdirSync: wrap("readdir", fs.readdirSync),
+    opendirSync: wrap("readdir", fs.opendirSync),
     rmdirSync: wrap("rmdir", fs.rmdirSync),
     unlinkSync: wrap("unlink", fs.unlinkSync),
   };
@@ -168,17 +168,21 @@ describe("removePodDirectory", () => {
     const outside = snapshot(h.outside);
     const sibling = snapshot(join(h.pods, "sibling"));
 
-    expect(removePodDirectory({ treeRoot: h.pods, name: POD })).toEqual({ kind: "removed", files, dirs });
+    expect(await removePodDirectory({ treeRoot: h.pods, name: POD })).toEqual({
+      kind: "removed",
+      files,
+      dirs,
+    });
     expect(existsSync(h.pod)).toBe(false);
     expect(readdirSync(h.pods)).toEqual(["sibling"]);
     expect(snapshot(h.outside)).toEqual(outside);
     expect(snapshot(join(h.pods, "sibling"))).toEqual(sibling);
-    expect(removePodDirectory({ treeRoot: h.pods, name: POD })).toEqual({ kind: "absent" });
+    expect(await removePodDirectory({ treeRoot: h.pods, name: POD })).toEqual({ kind: "absent" });
   });
 
-  it("accepts a tree root with a trailing slash and removes an empty pod directory", () => {
+  it("accepts a tree root with a trailing slash and removes an empty pod directory", async () => {
     const h = host();
-    expect(removePodDirectory({ treeRoot: `${h.pods}/`, name: POD })).toEqual({
+    expect(await removePodDirectory({ treeRoot: `${h.pods}/`, name: POD })).toEqual({
       kind: "removed",
       files: 0,
       dirs: 1,
@@ -186,11 +190,11 @@ describe("removePodDirectory", () => {
     expect(existsSync(h.pod)).toBe(false);
   });
 
-  it("refuses a symlinked pod directory and leaves its target untouched", () => {
+  it("refuses a symlinked pod directory and leaves its target untouched", async () => {
     const h = host();
     symlinkSync(join(h.outside, "dir"), join(h.pods, "linked"));
     const before = snapshot(h.outside);
-    expect(removePodDirectory({ treeRoot: h.pods, name: "linked" })).toEqual({
+    expect(await removePodDirectory({ treeRoot: h.pods, name: "linked" })).toEqual({
       kind: "refused",
       reason: "symlink",
       path: join(h.pods, "linked"),
@@ -199,12 +203,12 @@ describe("removePodDirectory", () => {
     expect(snapshot(h.outside)).toEqual(before);
   });
 
-  it("refuses a pod that is not a directory", () => {
+  it("refuses a pod that is not a directory", async () => {
     const h = host();
     writeFileSync(join(h.pods, "file"), "not a pod");
     mkfifo(join(h.pods, "fifo"));
     for (const name of ["file", "fifo"]) {
-      expect(removePodDirectory({ treeRoot: h.pods, name })).toEqual({
+      expect(await removePodDirectory({ treeRoot: h.pods, name })).toEqual({
         kind: "refused",
         reason: "not_directory",
         path: join(h.pods, name),
@@ -213,12 +217,12 @@ describe("removePodDirectory", () => {
     expect(readFileSync(join(h.pods, "file"), "utf8")).toBe("not a pod");
   });
 
-  it("refuses a name that is not one path component", () => {
+  it("refuses a name that is not one path component", async () => {
     const h = host();
     mkdirSync(join(h.pod, "sub"));
     const before = snapshot(h.base);
     for (const name of ["", ".", "..", `${POD}/sub`, "../pods", "a\0b", "/"]) {
-      expect(removePodDirectory({ treeRoot: h.pods, name })).toMatchObject({
+      expect(await removePodDirectory({ treeRoot: h.pods, name })).toMatchObject({
         kind: "refused",
         reason: "invalid_name",
       });
@@ -226,26 +230,26 @@ describe("removePodDirectory", () => {
     expect(snapshot(h.base)).toEqual(before);
   });
 
-  it("refuses a tree root that is a symlink, a file or missing", () => {
+  it("refuses a tree root that is a symlink, a file or missing", async () => {
     const h = host();
     symlinkSync(h.pods, join(h.base, "link"));
     writeFileSync(join(h.base, "plain"), "");
     const before = snapshot(h.base);
     for (const root of [join(h.base, "link"), join(h.base, "plain"), join(h.base, "missing")]) {
-      expect(removePodDirectory({ treeRoot: root, name: POD })).toEqual({
+      expect(await removePodDirectory({ treeRoot: root, name: POD })).toEqual({
         kind: "refused",
         reason: "root_not_directory",
         path: root,
       });
     }
-    expect(removePodDirectory({ treeRoot: join(h.base, "plain", "x"), name: POD })).toMatchObject({
+    expect(await removePodDirectory({ treeRoot: join(h.base, "plain", "x"), name: POD })).toMatchObject({
       kind: "refused",
       reason: "root_not_directory",
     });
     expect(snapshot(h.base)).toEqual(before);
   });
 
-  it("refuses a tmpfs mounted under the pod directory and removes nothing", (ctx) => {
+  it("refuses a tmpfs mounted under the pod directory and removes nothing", async (ctx) => {
     const h = host();
     writeFileSync(join(h.pod, "state.json"), "{}");
     const shm = join(h.pod, CID, "shm");
@@ -258,7 +262,7 @@ describe("removePodDirectory", () => {
     mounted.push(shm);
     writeFileSync(join(shm, "data"), "in the mount");
     const before = snapshot(h.pod);
-    expect(removePodDirectory({ treeRoot: h.pods, name: POD })).toEqual({
+    expect(await removePodDirectory({ treeRoot: h.pods, name: POD })).toEqual({
       kind: "refused",
       reason: "mount_point",
       path: shm,
@@ -266,7 +270,7 @@ describe("removePodDirectory", () => {
     expect(snapshot(h.pod)).toEqual(before);
   });
 
-  it("refuses a bind mount from the same filesystem under the pod, also through a symlinked tree root", (ctx) => {
+  it("refuses a bind mount from the same filesystem under the pod, also through a symlinked tree root", async (ctx) => {
     const h = host();
     const source = join(h.base, "bind-source");
     mkdirSync(source);
@@ -282,7 +286,7 @@ describe("removePodDirectory", () => {
     // same st_dev as the pod directory: only the mount table shows it
     symlinkSync(h.base, join(h.base, "link"));
     for (const treeRoot of [h.pods, join(h.base, "link", "pods")]) {
-      expect(removePodDirectory({ treeRoot, name: POD })).toMatchObject({
+      expect(await removePodDirectory({ treeRoot, name: POD })).toMatchObject({
         kind: "refused",
         reason: "mount_point",
       });
@@ -291,7 +295,7 @@ describe("removePodDirectory", () => {
     expect(readFileSync(join(target, "precious"), "utf8")).toBe("keep me");
   });
 
-  it("refuses a pod directory that is itself a mount point", (ctx) => {
+  it("refuses a pod directory that is itself a mount point", async (ctx) => {
     const h = host();
     const mount = spawnSync("mount", ["-t", "tmpfs", "tmpfs", h.pod], { encoding: "utf8" });
     if (mount.status !== 0) {
@@ -300,7 +304,7 @@ describe("removePodDirectory", () => {
     }
     mounted.push(h.pod);
     writeFileSync(join(h.pod, "state.json"), "{}");
-    expect(removePodDirectory({ treeRoot: h.pods, name: POD })).toEqual({
+    expect(await removePodDirectory({ treeRoot: h.pods, name: POD })).toEqual({
       kind: "refused",
       reason: "mount_point",
       path: h.pod,
@@ -308,7 +312,7 @@ describe("removePodDirectory", () => {
     expect(readFileSync(join(h.pod, "state.json"), "utf8")).toBe("{}");
   });
 
-  it("stops at an immutable directory, leaves the rest and counts what it removed", (ctx) => {
+  it("stops at an immutable directory, leaves the rest and counts what it removed", async (ctx) => {
     const h = host();
     const locked = join(h.pod, CID);
     mkdirSync(locked);
@@ -320,7 +324,7 @@ describe("removePodDirectory", () => {
       return;
     }
     immutable.push(locked);
-    const out = removePodDirectory({ treeRoot: h.pods, name: POD });
+    const out = await removePodDirectory({ treeRoot: h.pods, name: POD });
     expect(out).toMatchObject({ kind: "failed", code: "EPERM", path: join(locked, "state.json"), dirs: 0 });
     expect(readFileSync(join(locked, "state.json"), "utf8")).toBe("kept");
     const gone = ["a", "b", "c"].filter((n) => !existsSync(join(h.pod, n))).length;
@@ -343,20 +347,20 @@ describe("removePodDirectory with injected failures", () => {
     ["rmdir", "EBUSY"],
     ["readdir", "EACCES"],
     ["lstat", "EIO"],
-  ])("returns failed on %s %s, without throwing, and leaves the rest", (op, code) => {
+  ])("returns failed on %s %s, without throwing, and leaves the rest", async (op, code) => {
     const h = podWithContainer();
     const target = op === "unlink" || op === "lstat" ? join(h.ctr, "sub", "f") : join(h.ctr, "sub");
     inject.fail.set(target, { op, code });
-    const out = removePodDirectory({ treeRoot: h.pods, name: POD });
+    const out = await removePodDirectory({ treeRoot: h.pods, name: POD });
     expect(out).toMatchObject({ kind: "failed", path: target, code });
     expect(existsSync(join(h.ctr, "sub"))).toBe(true);
     expect(existsSync(h.pod)).toBe(true);
   });
 
-  it("reports the counts removed before the failure", () => {
+  it("reports the counts removed before the failure", async () => {
     const h = podWithContainer();
     inject.fail.set(h.pod, { op: "rmdir", code: "EBUSY" });
-    expect(removePodDirectory({ treeRoot: h.pods, name: POD })).toEqual({
+    expect(await removePodDirectory({ treeRoot: h.pods, name: POD })).toEqual({
       kind: "failed",
       path: h.pod,
       code: "EBUSY",
@@ -367,16 +371,16 @@ describe("removePodDirectory with injected failures", () => {
     expect(readdirSync(h.pod)).toEqual([]);
   });
 
-  it("fails on a failing tree root or pod lstat", () => {
+  it("fails on a failing tree root or pod lstat", async () => {
     const h = podWithContainer();
     inject.fail.set(h.pods, { op: "lstat", code: "EACCES" });
-    expect(removePodDirectory({ treeRoot: h.pods, name: POD })).toMatchObject({
+    expect(await removePodDirectory({ treeRoot: h.pods, name: POD })).toMatchObject({
       kind: "failed",
       code: "EACCES",
     });
     inject.fail.clear();
     inject.fail.set(h.pod, { op: "lstat", code: "EIO" });
-    expect(removePodDirectory({ treeRoot: h.pods, name: POD })).toMatchObject({
+    expect(await removePodDirectory({ treeRoot: h.pods, name: POD })).toMatchObject({
       kind: "failed",
       code: "EIO",
     });
@@ -410,10 +414,10 @@ describe("removePodDirectory with injected failures", () => {
     ["removing", 1],
   ])(
     "does not act on a listing when the directory was swapped for a symlink while listed (%s)",
-    (_, skip) => {
+    async (_, skip) => {
       const h = podWithContainer();
       const copied = swapAfter(h, h.ctr, "readdir", skip);
-      expect(removePodDirectory({ treeRoot: h.pods, name: POD })).toMatchObject({
+      expect(await removePodDirectory({ treeRoot: h.pods, name: POD })).toMatchObject({
         kind: "failed",
         path: h.ctr,
         code: "changed",
@@ -423,23 +427,27 @@ describe("removePodDirectory with injected failures", () => {
     },
   );
 
-  // lstat calls on sub: (checking) as an entry, before and after its listing; (removing) as an entry.
+  // lstat calls on sub: (checking) as an entry, before opening it, after opening it and before its
+  // one batch; (removing) as an entry.
   it.each([
     ["checking", 0],
-    ["removing", 3],
-  ])("does not list a directory swapped for a symlink after it was seen as a directory (%s)", (_, skip) => {
-    const h = podWithContainer();
-    const copied = swapAfter(h, join(h.ctr, "sub"), "lstat", skip);
-    expect(removePodDirectory({ treeRoot: h.pods, name: POD })).toMatchObject({
-      kind: "failed",
-      path: join(h.ctr, "sub"),
-      code: "changed",
-    });
-    expect(Object.keys(copied())).toContain(join(h.outside, "victim", "f"));
-    expect(snapshot(join(h.outside, "victim"))).toEqual(copied());
-  });
+    ["removing", 4],
+  ])(
+    "does not list a directory swapped for a symlink after it was seen as a directory (%s)",
+    async (_, skip) => {
+      const h = podWithContainer();
+      const copied = swapAfter(h, join(h.ctr, "sub"), "lstat", skip);
+      expect(await removePodDirectory({ treeRoot: h.pods, name: POD })).toMatchObject({
+        kind: "failed",
+        path: join(h.ctr, "sub"),
+        code: "changed",
+      });
+      expect(Object.keys(copied())).toContain(join(h.outside, "victim", "f"));
+      expect(snapshot(join(h.outside, "victim"))).toEqual(copied());
+    },
+  );
 
-  it("treats entries that vanish during the walk as removed by someone else, not as errors", () => {
+  it("treats entries that vanish during the walk as removed by someone else, not as errors", async () => {
     const h = podWithContainer();
     inject.after.set(h.ctr, {
       op: "readdir",
@@ -449,7 +457,7 @@ describe("removePodDirectory with injected failures", () => {
         realFs.rmSync(join(h.ctr, "state.json"));
       },
     });
-    expect(removePodDirectory({ treeRoot: h.pods, name: POD })).toEqual({
+    expect(await removePodDirectory({ treeRoot: h.pods, name: POD })).toEqual({
       kind: "removed",
       files: 0,
       dirs: 2,
@@ -515,14 +523,14 @@ function build(h: Host, dir: string, children: readonly (readonly [string, Node]
 }
 
 describe("removePodDirectory on random trees", () => {
-  it("removes the pod directory and nothing outside it", () => {
-    fc.assert(
-      fc.property(podArb, (children) => {
+  it("removes the pod directory and nothing outside it", async () => {
+    await fc.assert(
+      fc.asyncProperty(podArb, async (children) => {
         const h = host();
         const [files, dirs] = build(h, h.pod, children);
         const outside = snapshot(h.outside);
         const sibling = snapshot(join(h.pods, "sibling"));
-        expect(removePodDirectory({ treeRoot: h.pods, name: POD })).toEqual({
+        expect(await removePodDirectory({ treeRoot: h.pods, name: POD })).toEqual({
           kind: "removed",
           files,
           dirs: dirs + 1,

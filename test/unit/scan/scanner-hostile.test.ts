@@ -309,7 +309,7 @@ describe("permissions", () => {
 });
 
 describe("names and stray entries", () => {
-  it("reports invalid pod directory names and never joins them", async () => {
+  it("reports invalid pod directory names and never joins them; dot names (GC tombstones) are not pods nor problems", async () => {
     const root = copyExample(temp);
     mkdirSync(join(root, RUN, ".hidden"));
     write(root, `${RUN}/.hidden/state.json`, STATE_RUNNING);
@@ -319,7 +319,6 @@ describe("names and stray entries", () => {
     expect(s.pods.map((p) => p.id)).toEqual([K8S_POD, DOCKER_POD]);
     expect(s.problems.map(brief)).toEqual(
       expect.arrayContaining([
-        { file: "pod_dir", path: `${RUN}/.hidden`, podId: null, containerId: null, reason: "invalid_id" },
         {
           file: "pod_dir",
           path: `${CFG}/bad\\u000aname`,
@@ -330,7 +329,8 @@ describe("names and stray entries", () => {
         { file: "pod_dir", path: `${RUN}/with space`, podId: null, containerId: null, reason: "invalid_id" },
       ]),
     );
-    expect(s.problems).toHaveLength(3);
+    expect(s.problems).toHaveLength(2);
+    expect(JSON.stringify(s)).not.toContain(".hidden");
     expect(JSON.stringify(s)).not.toContain("bad\\nname/");
     expect(s.problems.some((p) => p.path.includes("\n"))).toBe(false);
     expect(s.stats.filesRead).toBe(K8S_POD_FILES + DOCKER_POD_FILES);
