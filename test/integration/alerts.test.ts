@@ -14,7 +14,7 @@ import { dumpYaml, loadYaml } from "@kubernetes/client-node";
 import { afterAll, describe, expect, it } from "vitest";
 
 import { PROMETHEUS_LINES, toolPath } from "../support/tools.js";
-import { CHART, onlyOf, parseObjects, render } from "./helm.js";
+import { CHART, onlyOf, parseObjects, render, type KubeObject } from "./helm.js";
 import { REPO, TempDirs } from "./helpers.js";
 import { familyOf, TARGET_LABELS } from "./metrics-contract.js";
 import { promqlRefs, FUNCTIONS } from "./promql.js";
@@ -135,11 +135,14 @@ describe("alert rules", () => {
     expect(alerts.map((a) => a.alert).sort()).toEqual([
       "VirtcontainersExporterDown",
       "VirtcontainersExporterNotReady",
+      "VirtcontainersExporterNotScraped",
       "VirtcontainersGCCircuitOpen",
       "VirtcontainersGCErrors",
       "VirtcontainersKubernetesViewNotSynced",
+      "VirtcontainersOrphanPodsFound",
       "VirtcontainersOrphanPodsNotCollected",
       "VirtcontainersParseErrorsRising",
+      "VirtcontainersStateTreesMissing",
       "VirtcontainersWatchFellBackToPolling",
     ]);
     const evals = promtoolTests.tests.flatMap((t) => t.alert_rule_test);
@@ -206,8 +209,35 @@ describe("alert rules", () => {
   });
 });
 
+/** The chart's defaults leave these out: kube-prometheus-stack's TargetDown and KubeDaemonSetRolloutStuck say the same. */
+const DISABLED_BY_DEFAULT = ["VirtcontainersExporterDown", "VirtcontainersExporterNotReady"];
+
+/** The file's rules with the selectors of a release: its job, and its DaemonSet's namespace and name. */
+function forRelease(
+  file: RulesFile,
+  r: { job: string; namespace: string; daemonset: string; without: readonly string[] },
+): RulesFile {
+  const expr = (e: string) =>
+    e
+      .replaceAll('job="virtcontainers-exporter"', `job="${r.job}"`)
+      .replaceAll(
+        'daemonset="virtcontainers-exporter"',
+        `namespace="${r.namespace}", daemonset="${r.daemonset}"`,
+      )
+      .replaceAll(
+        'created_by_name="virtcontainers-exporter"',
+        `namespace="${r.namespace}", created_by_name="${r.daemonset}"`,
+      );
+  return {
+    groups: file.groups.map((g) => ({
+      ...g,
+      rules: g.rules.filter((x) => !r.without.includes(x.alert)).map((x) => ({ ...x, expr: expr(x.expr) })),
+    })),
+  };
+}
+
 describe("the chart's PrometheusRule", () => {
-  it("has exactly the rules of files/alerts.yaml as its spec", async () => {
+  it("has the rules of files/alerts.yaml, but for the two kube-prometheus-stack already has, as its spec", async () => {
     const objs = parseObjects(
       await render({ prometheusRule: { enabled: true, additionalLabels: { release: "kps" } } }),
     );
@@ -215,7 +245,86 @@ describe("the chart's PrometheusRule", () => {
     expect(rule.apiVersion).toBe("monitoring.coreos.com/v1");
     expect(rule.metadata?.namespace).toBe("virtcontainers-exporter");
     expect(rule.metadata?.labels?.release).toBe("kps");
-    expect(rule.spec).toEqual(rules);
+    expect(rule.spec).toEqual(
+      forRelease(rules, {
+        job: "virtcontainers-exporter",
+        namespace: "virtcontainers-exporter",
+        daemonset: "virtcontainers-exporter",
+        without: DISABLED_BY_DEFAULT,
+      }),
+    );
+  });
+
+  it("selects the release's job and DaemonSet (fullnameOverride, another namespace, the job value), and prometheusRule.disabled chooses the alerts", async () => {
+    const named = async (values: Record<string, unknown>, release: string, namespace: string) =>
+      parseObjects(
+        await render(
+          {
+            prometheusRule: {
+              enabled: true,
+              disabled: { VirtcontainersExporterDown: false, VirtcontainersExporterNotReady: false },
+            },
+            serviceMonitor: { enabled: true },
+            dashboards: { enabled: true },
+            ...values,
+          },
+          { release, namespace },
+        ),
+      );
+    const jobOf = (objs: readonly KubeObject[]) =>
+      (
+        onlyOf(objs, "ServiceMonitor").spec.endpoints[0]?.relabelings as {
+          targetLabel: string;
+          replacement?: string;
+        }[]
+      ).find((x) => x.targetLabel === "job")?.replacement;
+    const dashboardJobs = (objs: readonly KubeObject[]) => {
+      const text = Object.values(onlyOf(objs, "ConfigMap").data ?? {}).join("");
+      return [...new Set([...text.matchAll(/job=\\"([^\\]+)\\"/g)].map((m) => m[1]))];
+    };
+
+    const byRelease = await named({}, "vce", "mon");
+    expect(onlyOf(byRelease, "PrometheusRule").spec).toEqual(
+      forRelease(rules, {
+        job: "vce-virtcontainers-exporter",
+        namespace: "mon",
+        daemonset: "vce-virtcontainers-exporter",
+        without: [],
+      }),
+    );
+    expect(jobOf(byRelease)).toBe("vce-virtcontainers-exporter");
+    expect(dashboardJobs(byRelease)).toEqual(["vce-virtcontainers-exporter"]);
+
+    const byValues = await named(
+      {
+        fullnameOverride: "vm-exporter",
+        job: "vm-metrics",
+        prometheusRule: {
+          enabled: true,
+          disabled: {
+            VirtcontainersExporterDown: false,
+            VirtcontainersExporterNotReady: false,
+            VirtcontainersParseErrorsRising: true,
+          },
+        },
+      },
+      "vce",
+      "mon",
+    );
+    expect(onlyOf(byValues, "PrometheusRule").spec).toEqual(
+      forRelease(rules, {
+        job: "vm-metrics",
+        namespace: "mon",
+        daemonset: "vm-exporter",
+        without: ["VirtcontainersParseErrorsRising"],
+      }),
+    );
+    expect(jobOf(byValues)).toBe("vm-metrics");
+    expect(dashboardJobs(byValues)).toEqual(["vm-metrics"]);
+    // nothing else in the rules names the default job or DaemonSet
+    expect(JSON.stringify(onlyOf(byValues, "PrometheusRule").spec)).not.toMatch(
+      /(job|daemonset|created_by_name)=\\"virtcontainers-exporter/,
+    );
   });
 
   it("links every runbook to prometheusRule.runbookBaseUrl, and changes nothing else", async () => {
@@ -227,8 +336,14 @@ describe("the chart's PrometheusRule", () => {
       "PrometheusRule",
     );
     expect(rule.metadata?.namespace).toBe("mon");
+    const own = forRelease(rules, {
+      job: "virtcontainers-exporter",
+      namespace: "virtcontainers-exporter",
+      daemonset: "virtcontainers-exporter",
+      without: DISABLED_BY_DEFAULT,
+    });
     const expected = {
-      groups: rules.groups.map((g) => ({
+      groups: own.groups.map((g) => ({
         ...g,
         rules: g.rules.map((r) => ({
           ...r,

@@ -66,6 +66,7 @@ export const EXPORTER_FAMILIES: Readonly<Record<string, Family>> = {
   virtcontainers_exposition_bytes: family("gauge"),
   virtcontainers_scrapes_total: family("counter"),
   virtcontainers_watch_mode: family("gauge", ["mode"]),
+  virtcontainers_state_tree_present: family("gauge", ["layout", "tree"]),
   virtcontainers_watched_directories: family("gauge"),
   virtcontainers_watch_errors_total: family("counter"),
   virtcontainers_exporter_build_info: family("gauge", ["version", "nodejs", "node"]),
@@ -117,6 +118,7 @@ export const EXTERNAL_FAMILIES: Readonly<Record<string, Family>> = {
   scrape_duration_seconds: family("gauge"),
   scrape_samples_scraped: family("gauge"),
   kube_daemonset_status_number_unavailable: family("gauge", ["namespace", "daemonset"]),
+  kube_pod_info: family("gauge", ["namespace", "pod", "node", "created_by_kind", "created_by_name"]),
 };
 
 /**

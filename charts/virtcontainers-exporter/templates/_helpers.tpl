@@ -186,10 +186,11 @@ https://github.com/virtcontainers-exporter/virtcontainers-exporter/blob/main/doc
 {{/*
 The scrape settings shared by the ServiceMonitor's endpoint and the PodMonitor's
 podMetricsEndpoint: interval, timeout, scheme, TLS, basic auth, honorLabels, the job and node
-target labels, and the user's relabelings. Called with .Values.serviceMonitor or .Values.podMonitor.
+target labels, and the user's relabelings. Called with (dict "monitor" .Values.serviceMonitor
+(or .Values.podMonitor) "job" <the job name>).
 */}}
 {{- define "virtcontainers-exporter.scrapeEndpoint" -}}
-{{- $m := . -}}
+{{- $m := .monitor -}}
 {{- with $m.interval }}
 interval: {{ . }}
 {{- end }}
@@ -211,10 +212,10 @@ basicAuth:
 # the target labels of the same names (the exporter's own pod).
 honorLabels: true
 relabelings:
-  # The job name the alerts (files/alerts.yaml) and the dashboard select on.
+  # The job name the alerts (files/alerts.yaml) and the dashboard select on (value `job`).
   - action: replace
     targetLabel: job
-    replacement: virtcontainers-exporter
+    replacement: {{ .job }}
   # The node the scraped exporter runs on: the dashboard's $node variable.
   - action: replace
     sourceLabels: [__meta_kubernetes_pod_node_name]
@@ -246,4 +247,29 @@ httpGet:
   scheme: HTTPS
   {{- end }}
 {{- end }}
+{{- end }}
+
+{{/*
+The Prometheus job of the exporter's targets: the value `job`, else the full name.
+*/}}
+{{- define "virtcontainers-exporter.job" -}}
+{{- default (include "virtcontainers-exporter.fullname" .) .Values.job }}
+{{- end }}
+
+{{/*
+A file of charts/.../files with the selectors written for the default names ("virtcontainers-exporter"
+as the job and as the DaemonSet) rewritten for this release: the job, and the DaemonSet's full
+name and namespace. Called with (dict "root" $ "text" <file text> "quote" <"\"" or "\\\"">).
+*/}}
+{{- define "virtcontainers-exporter.selectors" -}}
+{{- $r := .root -}}
+{{- $q := .quote -}}
+{{- $job := include "virtcontainers-exporter.job" $r -}}
+{{- $ds := include "virtcontainers-exporter.fullname" $r -}}
+{{- $ns := include "virtcontainers-exporter.namespace" $r -}}
+{{- $t := .text -}}
+{{- $t = replace (printf "job=%svirtcontainers-exporter%s" $q $q) (printf "job=%s%s%s" $q $job $q) $t -}}
+{{- $t = replace (printf "daemonset=%svirtcontainers-exporter%s" $q $q) (printf "namespace=%s%s%s, daemonset=%s%s%s" $q $ns $q $q $ds $q) $t -}}
+{{- $t = replace (printf "created_by_name=%svirtcontainers-exporter%s" $q $q) (printf "namespace=%s%s%s, created_by_name=%s%s%s" $q $ns $q $q $ds $q) $t -}}
+{{- $t -}}
 {{- end }}
