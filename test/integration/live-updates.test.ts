@@ -36,7 +36,8 @@ afterEach(async () => {
   }
 });
 
-async function startService(hostRoot: string, opts: Partial<ServiceOptions> = {}): Promise<ExporterService> {
+/** A service on `hostRoot` with this file's settings, not started yet. */
+function newService(hostRoot: string, opts: Partial<ServiceOptions> = {}): ExporterService {
   const service = new ExporterService({
     hostRoot,
     nodeName: "node-a",
@@ -51,6 +52,11 @@ async function startService(hostRoot: string, opts: Partial<ServiceOptions> = {}
     ...opts,
   });
   services.push(service);
+  return service;
+}
+
+async function startService(hostRoot: string, opts: Partial<ServiceOptions> = {}): Promise<ExporterService> {
+  const service = newService(hostRoot, opts);
   await service.start();
   return service;
 }
@@ -206,19 +212,7 @@ describe("readiness", () => {
     const { generateTree } = await loadGenTree();
     const root = temp.make();
     await generateTree(root, 3, { seed: 11 });
-    const service = new ExporterService({
-      hostRoot: root,
-      nodeName: "node-a",
-      resyncIntervalMs: 3_600_000,
-      pollIntervalMs: 5_000,
-      watch: "inotify",
-      maxFileBytes: 16 * 1024 * 1024,
-      collectors: COLLECTOR_NAMES,
-      log: createLogger("silent"),
-      debounceMs: 20,
-      rootCheckMs: 200,
-    });
-    services.push(service);
+    const service = newService(root);
     // Look at readiness at the moment the watcher is started (after the first scan).
     const hooks = service as unknown as { startWatcher: () => Promise<void> };
     const startWatcher = hooks.startWatcher.bind(service);
