@@ -114,8 +114,8 @@ const EMPTY_HERE: Readonly<Record<string, string>> = {
   // host (test/integration/processes.test.ts checks these series against real processes).
   "Host CPU by pod (top 10) A": "no VM process of the example pods runs on the test host",
   "Host memory by pod (top 10) A": "no VM process of the example pods runs on the test host",
-  "Hypervisor memory beside VM memory A": "no VM process of the example pods runs on the test host",
-  "Hypervisor memory beside VM memory B": "no VM process of the example pods runs on the test host",
+  "Hypervisor memory beside VM memory (top 10) A": "no VM process of the example pods runs on the test host",
+  "Hypervisor memory beside VM memory (top 10) B": "no VM process of the example pods runs on the test host",
 };
 
 /** Grafana's built-in interval variables, for a 1 s scrape interval and a short time range. */
@@ -148,10 +148,19 @@ function allOf(name: string): string {
   return v.allValue ?? ".*";
 }
 
-/** The variable selections tested: one node, and all namespaces or one. */
+/**
+ * The variable selections tested: all clusters (this Prometheus has no cluster label, as a
+ * single-cluster setup: "All" must match series without it), one node, and all namespaces or one.
+ */
 const SELECTIONS: readonly { readonly name: string; readonly values: Readonly<Record<string, string>> }[] = [
-  { name: `node ${NODE}, all namespaces`, values: { node: NODE, namespace: allOf("namespace") } },
-  { name: `node ${NODE}, namespace ${NAMESPACE}`, values: { node: NODE, namespace: NAMESPACE } },
+  {
+    name: `node ${NODE}, all namespaces`,
+    values: { cluster: allOf("cluster"), node: NODE, namespace: allOf("namespace") },
+  },
+  {
+    name: `node ${NODE}, namespace ${NAMESPACE}`,
+    values: { cluster: allOf("cluster"), node: NODE, namespace: NAMESPACE },
+  },
 ];
 
 /**
@@ -363,10 +372,15 @@ for (const { line } of PROMETHEUS_LINES) {
     });
 
     describe("the dashboard's variables", () => {
-      const expected: Readonly<Record<string, string>> = { node: NODE, namespace: NAMESPACE };
+      // no series has a cluster label here: the cluster variable offers nothing (and "All" is tested)
+      const expected: Readonly<Record<string, string | undefined>> = {
+        cluster: undefined,
+        node: NODE,
+        namespace: NAMESPACE,
+      };
       const queryVars = dashboard.templating.list.filter((v) => v.type === "query");
 
-      it("are the node and namespace query variables", () => {
+      it("are the cluster, node and namespace query variables", () => {
         expect(queryVars.map((v) => v.name).sort()).toEqual(Object.keys(expected).sort());
       });
 
@@ -376,10 +390,13 @@ for (const { line } of PROMETHEUS_LINES) {
         // label_values(label) or label_values(selector, label), as Grafana's Prometheus data source
         const m = /^label_values\(\s*(?:(.*\S)\s*,\s*)?(\w+)\s*\)$/.exec(q);
         if (m?.[2] === undefined) throw new Error(`variable ${v.name}: not label_values(): ${q}`);
-        const selector = m[1] === undefined ? undefined : interpolate(m[1], { node: NODE });
+        const selector =
+          m[1] === undefined ? undefined : interpolate(m[1], { cluster: allOf("cluster"), node: NODE });
         if (selector !== undefined) expect(leftovers(selector)).toEqual([]);
         const values = await prometheus(line).labelValues(m[2], selector === undefined ? [] : [selector]);
-        expect(values).toContain(expected[v.name]);
+        const want = expected[v.name];
+        if (want === undefined) expect(values).toEqual([]);
+        else expect(values).toContain(want);
       });
     });
 
