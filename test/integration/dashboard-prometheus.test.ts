@@ -371,6 +371,65 @@ for (const { line } of PROMETHEUS_LINES) {
       });
     });
 
+    describe("the tables answer", () => {
+      const ALL = { cluster: allOf("cluster"), node: allOf("node"), namespace: allOf("namespace") };
+      /** The instant result of one target of the panel titled `title`. */
+      const table = async (title: string, refId: string): Promise<readonly PromSample[]> => {
+        const q = QUERIES.find((x) => x.panel.title === title && x.target.refId === refId);
+        if (q === undefined) throw new Error(`no panel ${title} with a target ${refId}`);
+        expect(q.target.range, `${title} ${refId} is an instant query`).toBe(false);
+        return prometheus(line).query(interpolate(q.target.expr, ALL));
+      };
+      const podIds = (r: readonly PromSample[]): string[] => r.map((x) => x.metric.pod_id ?? "").sort();
+
+      it("the orphan table lists every orphaned or superseded pod with its status and the node's GC mode, and their ages", async () => {
+        const want = await prometheus(line).query(
+          `virtcontainers_pod_kubernetes{node="${NODE}", status=~"orphan|superseded"} == 1`,
+        );
+        expect(want.length).toBe(5);
+        const rows = await table("Orphaned and superseded pods", "A");
+        expect(podIds(rows)).toEqual(podIds(want));
+        for (const r of rows) {
+          expect(r.metric).toMatchObject({ node: NODE, status: "orphan", mode: "dry_run" });
+          expect(r.metric.namespace, JSON.stringify(r.metric)).toBeDefined();
+        }
+        // ages: only for those pods, each a positive number of seconds
+        const ages = await table("Orphaned and superseded pods", "B");
+        expect(ages.length).toBeGreaterThan(0);
+        for (const a of ages) {
+          expect(podIds(want)).toContain(a.metric.pod_id);
+          expect(Number(a.value[1])).toBeGreaterThan(0);
+        }
+      });
+
+      it("the VFIO table names the pod and PCI address of each VFIO device, the example's among them", async () => {
+        const rows = await table("VFIO devices by pod", "A");
+        const vfio = await prometheus(line).query(`virtcontainers_device_info{node="${NODE}", type="vfio"}`);
+        expect(rows.length).toBe(vfio.length);
+        expect(
+          rows.map((r) => [r.metric.pod_id, r.metric.bdf, r.metric.host_path]),
+          JSON.stringify(rows.map((r) => r.metric)),
+        ).toContainEqual([
+          "042f7fc8d580080c035a2417d20f1a578b563e51cde6b44d53d41c437eddf45e",
+          "0000:04:00.0",
+          "/dev/vfio/42",
+        ]);
+        for (const r of rows) {
+          // the devices.json BDF "04:00.0", with the PCI domain the exporter adds
+          expect(r.metric.bdf, JSON.stringify(r.metric)).toMatch(
+            /^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$/,
+          );
+          expect(r.metric.pod, JSON.stringify(r.metric)).toBeTruthy();
+        }
+      });
+
+      it("the node table counts the node's pods", async () => {
+        const [pods] = await table("Nodes", "A");
+        expect(pods?.metric).toEqual({ node: NODE });
+        expect(Number(pods?.value[1])).toBe(7);
+      });
+    });
+
     describe("the dashboard's variables", () => {
       // no series has a cluster label here: the cluster variable offers nothing (and "All" is tested)
       const expected: Readonly<Record<string, string | undefined>> = {
