@@ -583,7 +583,7 @@ function rows(): [dashboard.RowBuilder, ...cog.Builder<dashboard.Panel>[]][] {
         queries: [{ expr: `sum by (state) (${p("virtcontainers_container_state")})`, legend: "{{state}}" }],
       }),
       tablePanel({
-        title: "Pods",
+        title: "All pods",
         description:
           "One row per pod: its Kubernetes identity, runtime components and which trees hold it (presence).",
         w: 24,

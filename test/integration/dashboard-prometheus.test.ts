@@ -5,7 +5,7 @@
  * view and GC dry-run against the test cluster as the chart's ServiceAccount; a real Prometheus
  * (the pinned 3.x release and the 2.53 LTS line, each in its own process) scrapes it every
  * second as the scrape job of docs/monitoring.md does (job `virtcontainers-exporter`,
- * honor_labels, a `node` target label). Each panel target, with the dashboard variables
+ * honor_labels, a `node` target label; the 3.x server also a `cluster` label, the 2.53 one none). Each panel target, with the dashboard variables
  * substituted as Grafana does for one selected value, must answer its instant query and (for
  * panels that query a range) its range query with at least one series holding a number.
  * Panels that cannot have data here are listed in EMPTY_HERE with the reason, and must stay
@@ -31,6 +31,7 @@ import {
   startExporter,
   type Exporter,
 } from "./helpers.js";
+import { CLUSTER_LABEL } from "../../dashboards/virtcontainers.js";
 import { PROMETHEUS_LINES } from "../support/tools.js";
 import { startPrometheus, type PromSample, type PromSeries, type Prometheus } from "./prometheus.js";
 
@@ -149,19 +150,38 @@ function allOf(name: string): string {
 }
 
 /**
- * The variable selections tested: all clusters (this Prometheus has no cluster label, as a
- * single-cluster setup: "All" must match series without it), one node, and all namespaces or one.
+ * The cluster label (named as in the dashboard file) each Prometheus line's scrape job puts on its
+ * target: the 3.x server sees the exporter as one cluster of a multi-cluster setup; the 2.53 server
+ * has no cluster label, as a single-cluster setup, where "All" must match series without it.
  */
-const SELECTIONS: readonly { readonly name: string; readonly values: Readonly<Record<string, string>> }[] = [
-  {
-    name: `node ${NODE}, all namespaces`,
-    values: { cluster: allOf("cluster"), node: NODE, namespace: allOf("namespace") },
-  },
-  {
-    name: `node ${NODE}, namespace ${NAMESPACE}`,
-    values: { cluster: allOf("cluster"), node: NODE, namespace: NAMESPACE },
-  },
-];
+const CLUSTERS: Readonly<Record<string, string | undefined>> = { "3.x": "east", "2.53 LTS": undefined };
+
+interface Selection {
+  readonly name: string;
+  readonly values: Readonly<Record<string, string>>;
+}
+
+/** The variable selections tested: all clusters or the line's one, one node, all namespaces or one. */
+function selections(line: string): Selection[] {
+  const all: Selection[] = [
+    {
+      name: `all clusters, node ${NODE}, all namespaces`,
+      values: { cluster: allOf("cluster"), node: NODE, namespace: allOf("namespace") },
+    },
+    {
+      name: `all clusters, node ${NODE}, namespace ${NAMESPACE}`,
+      values: { cluster: allOf("cluster"), node: NODE, namespace: NAMESPACE },
+    },
+  ];
+  const cluster = CLUSTERS[line];
+  if (cluster !== undefined) {
+    all.push({
+      name: `cluster ${cluster}, node ${NODE}, namespace ${NAMESPACE}`,
+      values: { cluster, node: NODE, namespace: NAMESPACE },
+    });
+  }
+  return all;
+}
 
 /**
  * `expr` with the variables replaced as Grafana does ($name, ${name}, ${name:format} and
@@ -271,7 +291,15 @@ beforeAll(async () => {
           {
             job_name: JOB,
             honor_labels: true,
-            static_configs: [{ targets: [`127.0.0.1:${exporter.port}`], labels: { node: NODE } }],
+            static_configs: [
+              {
+                targets: [`127.0.0.1:${exporter.port}`],
+                labels: {
+                  node: NODE,
+                  ...(CLUSTERS[line] === undefined ? {} : { [CLUSTER_LABEL]: CLUSTERS[line] }),
+                },
+              },
+            ],
           },
         ],
         { tool },
@@ -431,9 +459,9 @@ for (const { line } of PROMETHEUS_LINES) {
     });
 
     describe("the dashboard's variables", () => {
-      // no series has a cluster label here: the cluster variable offers nothing (and "All" is tested)
+      // without a cluster label the cluster variable offers nothing (and "All" is tested)
       const expected: Readonly<Record<string, string | undefined>> = {
-        cluster: undefined,
+        cluster: CLUSTERS[line],
         node: NODE,
         namespace: NAMESPACE,
       };
@@ -457,9 +485,20 @@ for (const { line } of PROMETHEUS_LINES) {
         if (want === undefined) expect(values).toEqual([]);
         else expect(values).toContain(want);
       });
+
+      it("a cluster no series has selects nothing", async () => {
+        const q = QUERIES.find((x) => x.key === "Pods A");
+        if (q === undefined) throw new Error("no panel Pods");
+        const values = { node: allOf("node"), namespace: allOf("namespace") };
+        const p = prometheus(line);
+        expect(await p.query(interpolate(q.target.expr, { ...values, cluster: "west" }))).toEqual([]);
+        expect(
+          (await p.query(interpolate(q.target.expr, { ...values, cluster: allOf("cluster") }))).length,
+        ).toBe(1);
+      });
     });
 
-    for (const { name, values } of SELECTIONS) {
+    for (const { name, values } of selections(line)) {
       describe(`every panel's query returns data (${name})`, () => {
         for (const { name: panelName, key, target } of QUERIES) {
           it(panelName, async () => {
