@@ -144,24 +144,32 @@ function barsPanel(c: Common): bargauge.PanelBuilder {
 }
 
 interface Column {
-  /** A label or `Value #<refId>` of the merged queries. */
+  /** A label, or `Value #<refId>` for a query's value. */
   readonly field: string;
   readonly name: string;
   readonly unit?: string;
 }
 
 /**
- * A table of instant queries merged on their common labels (one row per node, pod or device).
- * Only `columns` are shown, in their order, renamed; the rest (Time, other labels) is hidden.
+ * A table of instant queries merged on their common labels (one row per node, pod or device):
+ * `columns` in their order, renamed; Time and the values not listed are hidden. Every query
+ * aggregates `by` the labels it shows, so no other label column appears.
  */
 function tablePanel(
   c: Common & { readonly columns: readonly Column[]; readonly sortBy: string },
 ): table.PanelBuilder {
+  // Grafana names the value field of a lone table query "Value", else "Value #<refId>"
+  const field = (f: string): string => (c.queries.length === 1 && f === "Value #A" ? "Value" : f);
+  const values =
+    c.queries.length === 1 ? ["Value"] : c.queries.map((_, i) => `Value #${String.fromCharCode(65 + i)}`);
+  const shown = new Set(c.columns.map((col) => field(col.field)));
+  const excludeByName: Record<string, boolean> = { Time: true };
+  for (const v of values) if (!shown.has(v)) excludeByName[v] = true;
   const indexByName: Record<string, number> = {};
   const renameByName: Record<string, string> = {};
   c.columns.forEach((col, i) => {
-    indexByName[col.field] = i;
-    renameByName[col.field] = col.name;
+    indexByName[field(col.field)] = i;
+    renameByName[field(col.field)] = col.name;
   });
   const b = new table.PanelBuilder()
     .id(id())
@@ -172,15 +180,7 @@ function tablePanel(
     .height(c.h)
     .targets(queries(c.queries.map((q) => ({ ...q, table: true }))))
     .withTransformation({ id: "merge", options: {} })
-    .withTransformation({
-      id: "organize",
-      options: {
-        excludeByName: {},
-        includeByName: Object.fromEntries(c.columns.map((col) => [col.field, true])),
-        indexByName,
-        renameByName,
-      },
-    })
+    .withTransformation({ id: "organize", options: { excludeByName, indexByName, renameByName } })
     .filterable(true)
     .sortBy([new common.TableSortByFieldStateBuilder().displayName(c.sortBy).desc(true)]);
   for (const col of c.columns) {
