@@ -4,7 +4,7 @@ import tseslint from "typescript-eslint";
 import globals from "globals";
 
 export default tseslint.config(
-  { ignores: ["dist/", "node_modules/", "coverage/", "charts/", "deploy/"] },
+  { ignores: ["dist/", "build/", "node_modules/", "coverage/", "charts/", "deploy/"] },
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   {

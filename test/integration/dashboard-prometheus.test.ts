@@ -5,7 +5,7 @@
  * view and GC dry-run against the test cluster as the chart's ServiceAccount; a real Prometheus
  * (the pinned 3.x release and the 2.53 LTS line, each in its own process) scrapes it every
  * second as the scrape job of docs/monitoring.md does (job `virtcontainers-exporter`,
- * honor_labels, a `node` target label). Each panel target, with the dashboard variables
+ * honor_labels, a `node` target label; the 3.x server also a `cluster` label, the 2.53 one none). Each panel target, with the dashboard variables
  * substituted as Grafana does for one selected value, must answer its instant query and (for
  * panels that query a range) its range query with at least one series holding a number.
  * Panels that cannot have data here are listed in EMPTY_HERE with the reason, and must stay
@@ -31,6 +31,7 @@ import {
   startExporter,
   type Exporter,
 } from "./helpers.js";
+import { CLUSTER_LABEL } from "../../dashboards/virtcontainers.js";
 import { PROMETHEUS_LINES } from "../support/tools.js";
 import { startPrometheus, type PromSample, type PromSeries, type Prometheus } from "./prometheus.js";
 
@@ -114,8 +115,8 @@ const EMPTY_HERE: Readonly<Record<string, string>> = {
   // host (test/integration/processes.test.ts checks these series against real processes).
   "Host CPU by pod (top 10) A": "no VM process of the example pods runs on the test host",
   "Host memory by pod (top 10) A": "no VM process of the example pods runs on the test host",
-  "Hypervisor memory beside VM memory A": "no VM process of the example pods runs on the test host",
-  "Hypervisor memory beside VM memory B": "no VM process of the example pods runs on the test host",
+  "Hypervisor memory beside VM memory (top 10) A": "no VM process of the example pods runs on the test host",
+  "Hypervisor memory beside VM memory (top 10) B": "no VM process of the example pods runs on the test host",
 };
 
 /** Grafana's built-in interval variables, for a 1 s scrape interval and a short time range. */
@@ -148,11 +149,39 @@ function allOf(name: string): string {
   return v.allValue ?? ".*";
 }
 
-/** The variable selections tested: one node, and all namespaces or one. */
-const SELECTIONS: readonly { readonly name: string; readonly values: Readonly<Record<string, string>> }[] = [
-  { name: `node ${NODE}, all namespaces`, values: { node: NODE, namespace: allOf("namespace") } },
-  { name: `node ${NODE}, namespace ${NAMESPACE}`, values: { node: NODE, namespace: NAMESPACE } },
-];
+/**
+ * The cluster label (named as in the dashboard file) each Prometheus line's scrape job puts on its
+ * target: the 3.x server sees the exporter as one cluster of a multi-cluster setup; the 2.53 server
+ * has no cluster label, as a single-cluster setup, where "All" must match series without it.
+ */
+const CLUSTERS: Readonly<Record<string, string | undefined>> = { "3.x": "east", "2.53 LTS": undefined };
+
+interface Selection {
+  readonly name: string;
+  readonly values: Readonly<Record<string, string>>;
+}
+
+/** The variable selections tested: all clusters or the line's one, one node, all namespaces or one. */
+function selections(line: string): Selection[] {
+  const all: Selection[] = [
+    {
+      name: `all clusters, node ${NODE}, all namespaces`,
+      values: { cluster: allOf("cluster"), node: NODE, namespace: allOf("namespace") },
+    },
+    {
+      name: `all clusters, node ${NODE}, namespace ${NAMESPACE}`,
+      values: { cluster: allOf("cluster"), node: NODE, namespace: NAMESPACE },
+    },
+  ];
+  const cluster = CLUSTERS[line];
+  if (cluster !== undefined) {
+    all.push({
+      name: `cluster ${cluster}, node ${NODE}, namespace ${NAMESPACE}`,
+      values: { cluster, node: NODE, namespace: NAMESPACE },
+    });
+  }
+  return all;
+}
 
 /**
  * `expr` with the variables replaced as Grafana does ($name, ${name}, ${name:format} and
@@ -262,7 +291,15 @@ beforeAll(async () => {
           {
             job_name: JOB,
             honor_labels: true,
-            static_configs: [{ targets: [`127.0.0.1:${exporter.port}`], labels: { node: NODE } }],
+            static_configs: [
+              {
+                targets: [`127.0.0.1:${exporter.port}`],
+                labels: {
+                  node: NODE,
+                  ...(CLUSTERS[line] === undefined ? {} : { [CLUSTER_LABEL]: CLUSTERS[line] }),
+                },
+              },
+            ],
           },
         ],
         { tool },
@@ -362,11 +399,75 @@ for (const { line } of PROMETHEUS_LINES) {
       });
     });
 
+    describe("the tables answer", () => {
+      const ALL = { cluster: allOf("cluster"), node: allOf("node"), namespace: allOf("namespace") };
+      /** The instant result of one target of the panel titled `title`. */
+      const table = async (title: string, refId: string): Promise<readonly PromSample[]> => {
+        const q = QUERIES.find((x) => x.panel.title === title && x.target.refId === refId);
+        if (q === undefined) throw new Error(`no panel ${title} with a target ${refId}`);
+        expect(q.target.range, `${title} ${refId} is an instant query`).toBe(false);
+        return prometheus(line).query(interpolate(q.target.expr, ALL));
+      };
+      const podIds = (r: readonly PromSample[]): string[] => r.map((x) => x.metric.pod_id ?? "").sort();
+
+      it("the orphan table lists every orphaned or superseded pod with its status and the node's GC mode, and their ages", async () => {
+        const want = await prometheus(line).query(
+          `virtcontainers_pod_kubernetes{node="${NODE}", status=~"orphan|superseded"} == 1`,
+        );
+        expect(want.length).toBe(5);
+        const rows = await table("Orphaned and superseded pods", "A");
+        expect(podIds(rows)).toEqual(podIds(want));
+        for (const r of rows) {
+          expect(r.metric).toMatchObject({ node: NODE, status: "orphan", mode: "dry_run" });
+          expect(r.metric.namespace, JSON.stringify(r.metric)).toBeDefined();
+        }
+        // ages: only for those pods, each a positive number of seconds
+        const ages = await table("Orphaned and superseded pods", "B");
+        expect(ages.length).toBeGreaterThan(0);
+        for (const a of ages) {
+          expect(podIds(want)).toContain(a.metric.pod_id);
+          expect(Number(a.value[1])).toBeGreaterThan(0);
+        }
+      });
+
+      it("the VFIO table names the pod and PCI address of each VFIO device, the example's among them", async () => {
+        const rows = await table("VFIO devices by pod", "A");
+        const vfio = await prometheus(line).query(`virtcontainers_device_info{node="${NODE}", type="vfio"}`);
+        expect(rows.length).toBe(vfio.length);
+        expect(
+          rows.map((r) => [r.metric.pod_id, r.metric.bdf, r.metric.host_path]),
+          JSON.stringify(rows.map((r) => r.metric)),
+        ).toContainEqual([
+          "042f7fc8d580080c035a2417d20f1a578b563e51cde6b44d53d41c437eddf45e",
+          "0000:04:00.0",
+          "/dev/vfio/42",
+        ]);
+        for (const r of rows) {
+          // the devices.json BDF "04:00.0", with the PCI domain the exporter adds
+          expect(r.metric.bdf, JSON.stringify(r.metric)).toMatch(
+            /^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$/,
+          );
+          expect(r.metric.pod, JSON.stringify(r.metric)).toBeTruthy();
+        }
+      });
+
+      it("the node table counts the node's pods", async () => {
+        const [pods] = await table("Nodes", "A");
+        expect(pods?.metric).toEqual({ node: NODE });
+        expect(Number(pods?.value[1])).toBe(7);
+      });
+    });
+
     describe("the dashboard's variables", () => {
-      const expected: Readonly<Record<string, string>> = { node: NODE, namespace: NAMESPACE };
+      // without a cluster label the cluster variable offers nothing (and "All" is tested)
+      const expected: Readonly<Record<string, string | undefined>> = {
+        cluster: CLUSTERS[line],
+        node: NODE,
+        namespace: NAMESPACE,
+      };
       const queryVars = dashboard.templating.list.filter((v) => v.type === "query");
 
-      it("are the node and namespace query variables", () => {
+      it("are the cluster, node and namespace query variables", () => {
         expect(queryVars.map((v) => v.name).sort()).toEqual(Object.keys(expected).sort());
       });
 
@@ -376,14 +477,28 @@ for (const { line } of PROMETHEUS_LINES) {
         // label_values(label) or label_values(selector, label), as Grafana's Prometheus data source
         const m = /^label_values\(\s*(?:(.*\S)\s*,\s*)?(\w+)\s*\)$/.exec(q);
         if (m?.[2] === undefined) throw new Error(`variable ${v.name}: not label_values(): ${q}`);
-        const selector = m[1] === undefined ? undefined : interpolate(m[1], { node: NODE });
+        const selector =
+          m[1] === undefined ? undefined : interpolate(m[1], { cluster: allOf("cluster"), node: NODE });
         if (selector !== undefined) expect(leftovers(selector)).toEqual([]);
         const values = await prometheus(line).labelValues(m[2], selector === undefined ? [] : [selector]);
-        expect(values).toContain(expected[v.name]);
+        const want = expected[v.name];
+        if (want === undefined) expect(values).toEqual([]);
+        else expect(values).toContain(want);
+      });
+
+      it("a cluster no series has selects nothing", async () => {
+        const q = QUERIES.find((x) => x.key === "Pods A");
+        if (q === undefined) throw new Error("no panel Pods");
+        const values = { node: allOf("node"), namespace: allOf("namespace") };
+        const p = prometheus(line);
+        expect(await p.query(interpolate(q.target.expr, { ...values, cluster: "west" }))).toEqual([]);
+        expect(
+          (await p.query(interpolate(q.target.expr, { ...values, cluster: allOf("cluster") }))).length,
+        ).toBe(1);
       });
     });
 
-    for (const { name, values } of SELECTIONS) {
+    for (const { name, values } of selections(line)) {
       describe(`every panel's query returns data (${name})`, () => {
         for (const { name: panelName, key, target } of QUERIES) {
           it(panelName, async () => {

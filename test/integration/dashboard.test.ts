@@ -1,9 +1,11 @@
 /**
- * The Grafana dashboard (charts/virtcontainers-exporter/files/dashboard.json): its structure
- * and variables; every query uses only series, labels and functions of the metric contract
- * (metrics-contract.ts), filters by the $node (and, for pod series, $namespace) variable and
+ * The Grafana dashboard (charts/virtcontainers-exporter/files/dashboard.json): the committed file
+ * is what dashboards/virtcontainers.ts generates; its structure and variables; every query uses
+ * only series, labels and functions of the metric contract (metrics-contract.ts), filters by the
+ * $cluster and $node (and, for pod series, $namespace) variables and
  * parses as PromQL (`promtool check rules` on the queries as recording rules); the topics the
- * dashboard must cover; and the chart's ConfigMap holds the file unchanged.
+ * dashboard must cover; and the chart's ConfigMap holds the file, with the cluster label of
+ * dashboards.clusterLabel.
  */
 import { spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
@@ -12,8 +14,9 @@ import { join } from "node:path";
 import { dumpYaml } from "@kubernetes/client-node";
 import { afterAll, describe, expect, it } from "vitest";
 
+import { CLUSTER_LABEL, dashboardJson } from "../../dashboards/virtcontainers.js";
 import { PROMETHEUS_LINES, toolPath } from "../support/tools.js";
-import { CHART, onlyOf, parseObjects, render } from "./helm.js";
+import { CHART, helmRun, onlyOf, parseObjects, render } from "./helm.js";
 import { TempDirs } from "./helpers.js";
 import { EXTERNAL_FAMILIES, familyOf, TARGET_LABELS } from "./metrics-contract.js";
 import { FUNCTIONS, promqlRefs, type PromqlRefs } from "./promql.js";
@@ -74,7 +77,8 @@ function queryProblems(expr: string, legendFormat = ""): string[] {
   } catch (err: unknown) {
     return [err instanceof Error ? err.message : String(err)];
   }
-  const labels = new Set(TARGET_LABELS);
+  // the cluster label of a multi-cluster Prometheus (an external or target label)
+  const labels = new Set([...TARGET_LABELS, CLUSTER_LABEL]);
   for (const s of refs.selectors) {
     const fam = s.metric === undefined ? undefined : familyOf(s.metric);
     if (fam === undefined) {
@@ -86,6 +90,8 @@ function queryProblems(expr: string, legendFormat = ""): string[] {
     for (const l of s.labels) if (!labels.has(l)) problems.push(`${fam.name} has no label ${l}`);
     // every series of the exporter's targets (kube-state-metrics' have no node label)
     const external = fam.name in EXTERNAL_FAMILIES && !fam.name.startsWith("scrape_") && fam.name !== "up";
+    if (!s.labels.includes(CLUSTER_LABEL))
+      problems.push(`${fam.name} is not filtered by cluster=~"$cluster"`);
     if (!external && !s.labels.includes("node")) {
       problems.push(`${fam.name} is not filtered by node=~"$node"`);
     }
@@ -103,28 +109,43 @@ function queryProblems(expr: string, legendFormat = ""): string[] {
 
 /** A query with Grafana's variables replaced as Grafana does for "All". */
 function substituted(expr: string): string {
-  return expr.replaceAll("$__rate_interval", "5m").replaceAll("$node", ".*").replaceAll("$namespace", ".*");
+  return expr
+    .replaceAll("$__rate_interval", "5m")
+    .replaceAll("$__range", "6h")
+    .replaceAll("$cluster", ".*")
+    .replaceAll("$node", ".*")
+    .replaceAll("$namespace", ".*");
 }
 
 // ---------------------------------------------------------------------------------------------
 
 describe("the dashboard", () => {
-  it("is a Grafana dashboard with a stable uid and the data source, node and namespace variables", () => {
+  it("is the JSON dashboards/virtcontainers.ts generates (npm run dashboard writes it)", () => {
+    expect(text === dashboardJson(), "files/dashboard.json was edited by hand: run npm run dashboard").toBe(
+      true,
+    );
+  });
+
+  it("is a Grafana dashboard with a stable uid and the data source, cluster, node and namespace variables", () => {
     expect(dashboard.title).toBe("virtcontainers");
     expect(dashboard.uid).toBe("virtcontainers-exporter");
     expect(dashboard.schemaVersion).toBeGreaterThanOrEqual(36);
     const vars = dashboard.templating.list;
-    expect(vars.map((v) => v.name)).toEqual(["datasource", "node", "namespace"]);
+    expect(vars.map((v) => v.name)).toEqual(["datasource", "cluster", "node", "namespace"]);
     expect(vars[0]).toMatchObject({ type: "datasource", query: "prometheus" });
     for (const v of vars.slice(1)) {
       expect(v).toMatchObject({ type: "query", includeAll: true, allValue: ".*", multi: true });
     }
     expect(vars[1]?.query).toEqual({
-      query: "label_values(virtcontainers_exporter_build_info, node)",
-      refId: "node",
+      query: "label_values(virtcontainers_exporter_build_info, cluster)",
+      refId: "cluster",
     });
     expect(vars[2]?.query).toEqual({
-      query: 'label_values(virtcontainers_pod_info{node=~"$node"}, namespace)',
+      query: 'label_values(virtcontainers_exporter_build_info{cluster=~"$cluster"}, node)',
+      refId: "node",
+    });
+    expect(vars[3]?.query).toEqual({
+      query: 'label_values(virtcontainers_pod_info{cluster=~"$cluster", node=~"$node"}, namespace)',
       refId: "namespace",
     });
   });
@@ -167,7 +188,7 @@ describe("the dashboard", () => {
         continue;
       }
       const fam = familyOf(promqlRefs(m[1]).selectors[0]?.metric ?? "");
-      if (fam === undefined || !fam.family.labels.includes(m[2])) {
+      if (fam === undefined || !(fam.family.labels.includes(m[2]) || m[2] === CLUSTER_LABEL)) {
         problems.push(`variable ${v.name}: no label ${m[2]} on ${m[1]}`);
       }
     }
@@ -175,24 +196,27 @@ describe("the dashboard", () => {
   });
 
   it("the query check finds a misspelt series, a missing label, a missing filter and a misplaced variable", () => {
-    expect(queryProblems('sum(virtcontainers_pod_vcpu{node=~"$node", namespace=~"$namespace"})')).toEqual([
-      "unknown series virtcontainers_pod_vcpu",
-    ]);
-    expect(queryProblems('sum by (reason) (virtcontainers_orphan_pods{node=~"$node"})')).toEqual([
-      "no label reason to group by",
-    ]);
-    expect(queryProblems('virtcontainers_devices{node=~"$node", kind="vfio"}', "{{type}}")).toEqual([
-      "virtcontainers_devices has no label kind",
-    ]);
-    expect(queryProblems('virtcontainers_pod_vcpus{node=~"$node"}')).toEqual([
+    expect(
+      queryProblems(
+        'sum(virtcontainers_pod_vcpu{cluster=~"$cluster", node=~"$node", namespace=~"$namespace"})',
+      ),
+    ).toEqual(["unknown series virtcontainers_pod_vcpu"]);
+    expect(
+      queryProblems('sum by (reason) (virtcontainers_orphan_pods{cluster=~"$cluster", node=~"$node"})'),
+    ).toEqual(["no label reason to group by"]);
+    expect(
+      queryProblems('virtcontainers_devices{cluster=~"$cluster", node=~"$node", kind="vfio"}', "{{type}}"),
+    ).toEqual(["virtcontainers_devices has no label kind"]);
+    expect(queryProblems('virtcontainers_pod_vcpus{cluster=~"$cluster", node=~"$node"}')).toEqual([
       'virtcontainers_pod_vcpus is not filtered by namespace=~"$namespace"',
     ]);
     expect(queryProblems("virtcontainers_orphan_pods")).toEqual([
+      'virtcontainers_orphan_pods is not filtered by cluster=~"$cluster"',
       'virtcontainers_orphan_pods is not filtered by node=~"$node"',
     ]);
-    expect(queryProblems('rate(virtcontainers_scans_total{node=~"$node"}[5m]) * $factor')[0]).toMatch(
-      /Grafana variable outside/,
-    );
+    expect(
+      queryProblems('rate(virtcontainers_scans_total{cluster=~"$cluster", node=~"$node"}[5m]) * $factor')[0],
+    ).toMatch(/Grafana variable outside/);
   });
 
   it.each(PROMTOOLS)(
@@ -250,6 +274,11 @@ describe("the dashboard", () => {
       "virtcontainers_collector_duration_seconds",
       "scrape_duration_seconds",
       "virtcontainers_watch_mode",
+      "virtcontainers_state_tree_present",
+      "virtcontainers_pod_start_time_seconds",
+      "virtcontainers_gc_tombstones",
+      "process_cpu_seconds_total",
+      "process_resident_memory_bytes",
     ]) {
       expect(used.has(name), name).toBe(true);
     }
@@ -278,5 +307,40 @@ describe("the chart's dashboard ConfigMap", () => {
     expect(cm.metadata?.annotations).toEqual({ grafana_folder: "Kubernetes" });
     expect(Object.keys(cm.data ?? {})).toEqual(["virtcontainers-exporter.json"]);
     expect(cm.data?.["virtcontainers-exporter.json"]).toBe(text.trimEnd());
+  });
+
+  it("filters on the cluster label of dashboards.clusterLabel, and the schema takes only a label name", async () => {
+    const cm = onlyOf(
+      parseObjects(await render({ dashboards: { enabled: true, clusterLabel: "k8s_cluster" } })),
+      "ConfigMap",
+    );
+    const json = cm.data?.["virtcontainers-exporter.json"] ?? "";
+    const filters = text.split('cluster=~\\"$cluster\\"').length - 1;
+    expect(filters).toBeGreaterThanOrEqual(queries.length);
+    expect(json.split('k8s_cluster=~\\"$cluster\\"').length - 1).toBe(filters);
+    const got = JSON.parse(json) as Dashboard;
+    const vars = got.templating.list;
+    expect(vars[1]?.query).toEqual({
+      query: "label_values(virtcontainers_exporter_build_info, k8s_cluster)",
+      refId: "cluster",
+    });
+    // nothing else changed: the chart's text with the label put back is the file
+    expect(
+      json
+        .replaceAll('k8s_cluster=~\\"$cluster\\"', 'cluster=~\\"$cluster\\"')
+        .replaceAll("build_info, k8s_cluster)", "build_info, cluster)"),
+    ).toBe(text.trimEnd());
+
+    const bad = await helmRun([
+      "template",
+      "r",
+      CHART,
+      "--set",
+      "dashboards.enabled=true",
+      "--set-string",
+      'dashboards.clusterLabel=a"b',
+    ]);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/clusterLabel/);
   });
 });
