@@ -918,6 +918,33 @@ describe("community chart values", () => {
     ]);
   });
 
+  it("jobLabel: the job comes from that label of the Service or pod, and the chart's job relabeling is left out", async () => {
+    const objs = parseObjects(
+      await render({
+        serviceMonitor: { enabled: true, jobLabel: "app.kubernetes.io/name" },
+        podMonitor: { enabled: true, jobLabel: "app.kubernetes.io/instance" },
+      }),
+    );
+    const sm = onlyOf(objs, "ServiceMonitor") as unknown as {
+      spec: { jobLabel?: string; endpoints: { relabelings: { targetLabel: string }[] }[] };
+    };
+    const pm = onlyOf(objs, "PodMonitor") as unknown as {
+      spec: { jobLabel?: string; podMetricsEndpoints: { relabelings: { targetLabel: string }[] }[] };
+    };
+    expect(sm.spec.jobLabel).toBe("app.kubernetes.io/name");
+    expect(pm.spec.jobLabel).toBe("app.kubernetes.io/instance");
+    expect(sm.spec.endpoints[0]?.relabelings.map((r) => r.targetLabel)).toEqual(["node"]);
+    expect(pm.spec.podMetricsEndpoints[0]?.relabelings.map((r) => r.targetLabel)).toEqual(["node"]);
+    const plain = onlyOf(
+      parseObjects(await render({ serviceMonitor: { enabled: true } })),
+      "ServiceMonitor",
+    ) as unknown as {
+      spec: { jobLabel?: string; endpoints: { relabelings: { targetLabel: string }[] }[] };
+    };
+    expect(plain.spec.jobLabel).toBeUndefined();
+    expect(plain.spec.endpoints[0]?.relabelings.map((r) => r.targetLabel)).toEqual(["job", "node"]);
+  });
+
   it("PodMonitor: the ServiceMonitor's endpoint for the exporter pods, in its own namespace", async () => {
     const objs = parseObjects(
       await render({

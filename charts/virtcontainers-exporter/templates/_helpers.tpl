@@ -212,10 +212,12 @@ basicAuth:
 # the target labels of the same names (the exporter's own pod).
 honorLabels: true
 relabelings:
+  {{- if not $m.jobLabel }}
   # The job name the alerts (files/alerts.yaml) and the dashboard select on (value `job`).
   - action: replace
     targetLabel: job
     replacement: {{ .job }}
+  {{- end }}
   # The node the scraped exporter runs on: the dashboard's $node variable.
   - action: replace
     sourceLabels: [__meta_kubernetes_pod_node_name]
