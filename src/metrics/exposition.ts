@@ -44,8 +44,31 @@ export interface NodeFamily extends FamilyBase {
 
 export type Family = PodFamily | NodeFamily;
 
-/** Rendered lines of one pod-family per pod record (records are reused while a pod is unchanged). */
-export type RenderMemo = WeakMap<PodRecord, string>;
+/**
+ * The rendered lines of one pod family per pod record (records are reused while a pod is
+ * unchanged), as views into the body they were last written to: no second copy of the text.
+ */
+export type RenderMemo = WeakMap<PodRecord, Buffer>;
+
+/** A piece of the exposition: fresh text, or bytes of the previous body reused as they are. */
+export type Part = string | Buffer;
+
+/**
+ * One render's memo pass: `previous` is read, and each pod part pushed is recorded in `slots`
+ * so that `next` can point into the new body once it is built (see partsToBuffer).
+ */
+export interface MemoPass {
+  readonly previous: RenderMemo;
+  readonly next: RenderMemo;
+  readonly slots: PodSlot[];
+}
+
+export interface PodSlot {
+  readonly next: RenderMemo;
+  readonly pod: PodRecord;
+  /** Index of the pod's part in the parts list. */
+  readonly index: number;
+}
 
 export interface Collector {
   /** One word: the collector's flag (--collector.<name>) and its `collector` label. */
@@ -90,15 +113,15 @@ function renderSamples(name: string, samples: Iterable<Sample>): string {
 }
 
 /**
- * Append one family's text to `out` as parts (a pod family: one part per pod, taken from
- * `memo` when the pod's record was rendered before). Throws only on a bug in a generator
- * (caught per collector by the caller).
+ * Append one family's text to `out` as parts (a pod family: one part per pod, taken from the
+ * memo pass's previous render when the pod's record was rendered before). Throws only on a bug
+ * in a generator (caught per collector by the caller).
  */
 export function renderFamilyParts(
   f: Family,
   s: Snapshot,
-  out: string[],
-  memo?: RenderMemo,
+  out: Part[],
+  memo?: MemoPass,
   ctx: RenderContext = NO_CONTEXT,
 ): void {
   out.push(`# HELP ${f.name} ${escapeHelp(f.help)}\n# TYPE ${f.name} ${f.type}\n`);
@@ -107,28 +130,39 @@ export function renderFamilyParts(
     return;
   }
   for (const p of s.pods) {
-    let text = memo?.get(p);
-    if (text === undefined) {
-      text = renderSamples(f.name, f.perPod(p));
-      memo?.set(p, text);
-    }
-    out.push(text);
+    if (memo !== undefined) memo.slots.push({ next: memo.next, pod: p, index: out.length });
+    out.push(memo?.previous.get(p) ?? renderSamples(f.name, f.perPod(p)));
   }
 }
 
 /** One family's text. */
-export function renderFamily(f: Family, s: Snapshot, memo?: RenderMemo, ctx?: RenderContext): string {
-  const out: string[] = [];
-  renderFamilyParts(f, s, out, memo, ctx);
+export function renderFamily(f: Family, s: Snapshot, ctx?: RenderContext): string {
+  const out: Part[] = [];
+  renderFamilyParts(f, s, out, undefined, ctx);
   return out.join("");
 }
 
-/** Parts written into one buffer of the exact size: no intermediate string of the whole text. */
-export function partsToBuffer(parts: readonly string[]): Buffer {
+/**
+ * Parts written into one buffer of the exact size: no intermediate string of the whole text.
+ * Each slot's memo then gets a view of its pod's bytes in the new buffer (reused parts are
+ * copied from the old body, which nothing references afterwards once every memo is replaced).
+ */
+export function partsToBuffer(parts: readonly Part[], slots: readonly PodSlot[] = []): Buffer {
   let total = 0;
-  for (const p of parts) total += Buffer.byteLength(p, "utf8");
+  const ends = slots.length > 0 ? new Uint32Array(parts.length) : null;
+  for (let i = 0; i < parts.length; i++) {
+    const p = parts[i] ?? "";
+    total += typeof p === "string" ? Buffer.byteLength(p, "utf8") : p.length;
+    if (ends !== null) ends[i] = total;
+  }
   const buf = Buffer.allocUnsafeSlow(total);
   let at = 0;
-  for (const p of parts) at += buf.write(p, at, "utf8");
+  for (const p of parts) at += typeof p === "string" ? buf.write(p, at, "utf8") : p.copy(buf, at);
+  if (ends !== null)
+    for (const slot of slots) {
+      const end = ends[slot.index] ?? 0;
+      const start = slot.index > 0 ? (ends[slot.index - 1] ?? 0) : 0;
+      slot.next.set(slot.pod, buf.subarray(start, end));
+    }
   return buf;
 }

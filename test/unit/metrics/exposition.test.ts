@@ -1,6 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { escapeLabelValue, formatValue, renderFamily } from "../../../src/metrics/exposition.js";
-import type { Snapshot } from "../../../src/scan/snapshot.js";
+import {
+  escapeLabelValue,
+  formatValue,
+  partsToBuffer,
+  renderFamily,
+  type PodSlot,
+  type RenderMemo,
+} from "../../../src/metrics/exposition.js";
+import type { PodRecord, Snapshot } from "../../../src/scan/snapshot.js";
 
 describe("exposition", () => {
   it("escapes backslash, double quote and newline in label values", () => {
@@ -34,5 +41,20 @@ describe("exposition", () => {
       {} as Snapshot,
     );
     expect(text).toBe('# HELP x_total line1\\nline2\n# TYPE x_total counter\nx_total{b="2",a="\\""} 3\n');
+  });
+
+  it("writes parts into one buffer and points each slot's memo at its bytes there", () => {
+    const old = Buffer.from("xx reused ünï line\nyy");
+    const reused = old.subarray(3, old.length - 2);
+    const parts = ["# HELP a\n", reused, "fresh é line\n", ""];
+    const next: RenderMemo = new WeakMap();
+    const pods = [{}, {}, {}] as unknown as PodRecord[];
+    const slots: PodSlot[] = [1, 2, 3].map((index, i) => ({ next, pod: pods[i] as PodRecord, index }));
+    const buf = partsToBuffer(parts, slots);
+    expect(buf.toString()).toBe("# HELP a\nreused ünï line\nfresh é line\n");
+    expect(next.get(pods[0] as PodRecord)?.toString()).toBe("reused ünï line\n");
+    expect(next.get(pods[1] as PodRecord)?.toString()).toBe("fresh é line\n");
+    expect(next.get(pods[2] as PodRecord)?.length).toBe(0);
+    expect(next.get(pods[0] as PodRecord)?.buffer).toBe(buf.buffer);
   });
 });
