@@ -26,7 +26,7 @@ import type { ProcessSample } from "../scan/pod-processes.js";
 import type { SelfMetrics } from "./self.js";
 
 const deflateRaw = promisify(deflateRawCb);
-const EMPTY_MEMO: RenderMemo = new WeakMap();
+const EMPTY_MEMO: RenderMemo = new Map();
 
 /** gzip header: magic, deflate, no flags, mtime 0, no extra flags, OS unix. */
 const GZIP_HEADER = Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3]);
@@ -82,8 +82,8 @@ export class ExpositionCache {
   private rendered: Snapshot | null = null;
   private renderedContext: RenderContext | null = null;
   /**
-   * Per family, the lines rendered for each pod record (unchanged pods keep their record), as
-   * views into the part's body: replaced at every render, so no old body stays referenced.
+   * Per family, where the lines rendered for each pod record are in the part's body (unchanged
+   * pods keep their record): replaced at every render, as the body is.
    */
   private readonly memos = new Map<string, RenderMemo>();
   private readonly snapshotCollectors: readonly Collector[];
@@ -143,7 +143,7 @@ export class ExpositionCache {
       try {
         for (const f of c.families) {
           const previous = this.memos.get(f.name) ?? EMPTY_MEMO;
-          const pass: MemoPass = { previous, next: new WeakMap(), slots };
+          const pass: MemoPass = { previous, next: new Map(), slots };
           renderFamilyParts(f, snapshot, parts, pass, ctx);
           nextMemos.set(f.name, pass.next);
         }
@@ -152,13 +152,13 @@ export class ExpositionCache {
         // Its families go, and their memos with the previous body.
         parts.length = partsBefore;
         slots.length = slotsBefore;
-        for (const f of c.families) nextMemos.set(f.name, new WeakMap());
+        for (const f of c.families) nextMemos.set(f.name, new Map());
         failures.push({ collector: c.name, error });
         this.self.collectorSuccess.set({ collector: c.name }, 0);
       }
       this.self.collectorDuration.set({ collector: c.name }, (this.now() - started) / 1000);
     }
-    part.body = partsToBuffer(parts, slots);
+    part.body = partsToBuffer(parts, slots, part.body);
     for (const [name, memo] of nextMemos) this.memos.set(name, memo);
     part.compressed = null;
     part.crc = null;

@@ -45,13 +45,24 @@ export interface NodeFamily extends FamilyBase {
 export type Family = PodFamily | NodeFamily;
 
 /**
- * The rendered lines of one pod family per pod record (records are reused while a pod is
- * unchanged), as views into the body they were last written to: no second copy of the text.
+ * Where the rendered lines of one pod family for each pod record (records are reused while a
+ * pod is unchanged) are in the body they were last written to: no second copy of the text, and
+ * no object per pod and family (a number: start × SPAN_LIMIT + length, see span()). A new map
+ * per render, holding only the rendered snapshot's records (a Map: WeakMap.set costs about 1 µs,
+ * tens of thousands of times per render).
  */
-export type RenderMemo = WeakMap<PodRecord, Buffer>;
+export type RenderMemo = Map<PodRecord, number>;
 
-/** A piece of the exposition: fresh text, or bytes of the previous body reused as they are. */
-export type Part = string | Buffer;
+/** A pod family's text longer than this, or starting this far into a body, is not memoized. */
+const SPAN_LIMIT = 2 ** 24;
+
+/** A packed (start, length) of the previous body, or -1 when it cannot be packed. */
+function span(start: number, length: number): number {
+  return length < SPAN_LIMIT && start < 2 ** 53 / SPAN_LIMIT ? start * SPAN_LIMIT + length : -1;
+}
+
+/** A piece of the exposition: fresh text, or a span of the previous body (see span()). */
+export type Part = string | number;
 
 /**
  * One render's memo pass: `previous` is read, and each pod part pushed is recorded in `slots`
@@ -131,7 +142,8 @@ export function renderFamilyParts(
   }
   for (const p of s.pods) {
     if (memo !== undefined) memo.slots.push({ next: memo.next, pod: p, index: out.length });
-    out.push(memo?.previous.get(p) ?? renderSamples(f.name, f.perPod(p)));
+    const reused = memo?.previous.get(p);
+    out.push(reused !== undefined && reused >= 0 ? reused : renderSamples(f.name, f.perPod(p)));
   }
 }
 
@@ -139,30 +151,44 @@ export function renderFamilyParts(
 export function renderFamily(f: Family, s: Snapshot, ctx?: RenderContext): string {
   const out: Part[] = [];
   renderFamilyParts(f, s, out, undefined, ctx);
-  return out.join("");
+  return out.join(""); // no memo: only strings
 }
 
 /**
  * Parts written into one buffer of the exact size: no intermediate string of the whole text.
- * Each slot's memo then gets a view of its pod's bytes in the new buffer (reused parts are
- * copied from the old body, which nothing references afterwards once every memo is replaced).
+ * A numeric part is a span of `previous` (the body the memos pointed into), copied over. Each
+ * slot's memo then gets the span of its pod's bytes in the new buffer, so nothing refers to
+ * `previous` afterwards once every memo is replaced.
  */
-export function partsToBuffer(parts: readonly Part[], slots: readonly PodSlot[] = []): Buffer {
+export function partsToBuffer(
+  parts: readonly Part[],
+  slots: readonly PodSlot[] = [],
+  previous: Buffer = EMPTY,
+): Buffer {
   let total = 0;
-  const ends = slots.length > 0 ? new Uint32Array(parts.length) : null;
+  const ends = slots.length > 0 ? new Float64Array(parts.length) : null;
   for (let i = 0; i < parts.length; i++) {
     const p = parts[i] ?? "";
-    total += typeof p === "string" ? Buffer.byteLength(p, "utf8") : p.length;
+    total += typeof p === "string" ? Buffer.byteLength(p, "utf8") : p % SPAN_LIMIT;
     if (ends !== null) ends[i] = total;
   }
   const buf = Buffer.allocUnsafeSlow(total);
   let at = 0;
-  for (const p of parts) at += typeof p === "string" ? buf.write(p, at, "utf8") : p.copy(buf, at);
+  for (const p of parts) {
+    if (typeof p === "string") at += buf.write(p, at, "utf8");
+    else {
+      const start = Math.floor(p / SPAN_LIMIT);
+      at += previous.copy(buf, at, start, start + (p % SPAN_LIMIT));
+    }
+  }
+  if (at !== total) throw new Error(`exposition parts wrote ${at} of ${total} bytes`);
   if (ends !== null)
     for (const slot of slots) {
       const end = ends[slot.index] ?? 0;
       const start = slot.index > 0 ? (ends[slot.index - 1] ?? 0) : 0;
-      slot.next.set(slot.pod, buf.subarray(start, end));
+      slot.next.set(slot.pod, span(start, end - start));
     }
   return buf;
 }
+
+const EMPTY = Buffer.alloc(0);

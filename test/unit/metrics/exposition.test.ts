@@ -4,6 +4,9 @@ import {
   formatValue,
   partsToBuffer,
   renderFamily,
+  renderFamilyParts,
+  type Family,
+  type Part,
   type PodSlot,
   type RenderMemo,
 } from "../../../src/metrics/exposition.js";
@@ -43,18 +46,34 @@ describe("exposition", () => {
     expect(text).toBe('# HELP x_total line1\\nline2\n# TYPE x_total counter\nx_total{b="2",a="\\""} 3\n');
   });
 
-  it("writes parts into one buffer and points each slot's memo at its bytes there", () => {
-    const old = Buffer.from("xx reused ünï line\nyy");
-    const reused = old.subarray(3, old.length - 2);
-    const parts = ["# HELP a\n", reused, "fresh é line\n", ""];
-    const next: RenderMemo = new WeakMap();
-    const pods = [{}, {}, {}] as unknown as PodRecord[];
-    const slots: PodSlot[] = [1, 2, 3].map((index, i) => ({ next, pod: pods[i] as PodRecord, index }));
-    const buf = partsToBuffer(parts, slots);
-    expect(buf.toString()).toBe("# HELP a\nreused ünï line\nfresh é line\n");
-    expect(next.get(pods[0] as PodRecord)?.toString()).toBe("reused ünï line\n");
-    expect(next.get(pods[1] as PodRecord)?.toString()).toBe("fresh é line\n");
-    expect(next.get(pods[2] as PodRecord)?.length).toBe(0);
-    expect(next.get(pods[0] as PodRecord)?.buffer).toBe(buf.buffer);
+  it("writes parts into one buffer, copying spans of the previous one, and records each pod's span", () => {
+    const fam: Family = {
+      name: "x_info",
+      help: "h",
+      type: "gauge",
+      perPod: (p) => [{ labels: [["pod_id", p.id]], value: 1 }],
+    };
+    const pods = ["ä", "b", "c"].map((id) => ({ id }) as unknown as PodRecord);
+    const snap = (list: PodRecord[]) => ({ pods: list }) as unknown as Snapshot;
+    // First body: every pod rendered.
+    let memo: RenderMemo = new Map();
+    let body: Buffer = Buffer.alloc(0);
+    const render = (list: PodRecord[]): string => {
+      const parts: Part[] = [];
+      const slots: PodSlot[] = [];
+      const next: RenderMemo = new Map();
+      renderFamilyParts(fam, snap(list), parts, { previous: memo, next, slots });
+      body = partsToBuffer(parts, slots, body);
+      memo = next;
+      return body.toString();
+    };
+    const want = (list: PodRecord[]) => renderFamily(fam, snap(list));
+    const [a, b, c] = pods as [PodRecord, PodRecord, PodRecord];
+    expect(render([a, b])).toBe(want([a, b]));
+    // Reused spans of the previous body, in a new order, with a fresh pod between them.
+    expect(render([b, c, a])).toBe(want([b, c, a]));
+    expect(render([a])).toBe(want([a]));
+    expect(render([c, a, b])).toBe(want([c, a, b]));
+    expect(memo.get(a)).toBeGreaterThan(0);
   });
 });
