@@ -81,9 +81,7 @@ export const gcSection = {
     }
     const matchMs = median(times);
     const kubeCollector = SNAPSHOT_COLLECTORS.find((c) => c.name === "kubernetes");
-    const text = kubeCollector.families
-      .map((f) => expo.renderFamily(f, snapshot, undefined, { matches }))
-      .join("");
+    const text = kubeCollector.families.map((f) => expo.renderFamily(f, snapshot, { matches })).join("");
     const kubeBytes = Buffer.byteLength(text);
     const kubeSeries = text.split("\n").filter((l) => l !== "" && !l.startsWith("#")).length;
 

@@ -18,6 +18,12 @@ export const IMAGE_ENV = {
   MALLOC_ARENA_MAX: "2",
 };
 
+/** BENCH_NODE_OPTIONS replaces the image's NODE_OPTIONS for the exporter only (heap limit trials). */
+function exporterNodeOptions() {
+  const value = process.env.BENCH_NODE_OPTIONS;
+  return value === undefined ? {} : { NODE_OPTIONS: value };
+}
+
 /** `node dist/cli.js serve` on a free port; resolves once /readyz answers 200. */
 export async function startExporter(root) {
   const port = await freePort();
@@ -37,7 +43,7 @@ export async function startExporter(root) {
   ];
   const child = startProcess(process.execPath, args, {
     cwd: REPO_ROOT,
-    env: { ...process.env, ...IMAGE_ENV },
+    env: { ...process.env, ...IMAGE_ENV, ...exporterNodeOptions() },
   });
   const check = () => assertAlive(child, "exporter");
   try {

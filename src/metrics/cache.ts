@@ -16,6 +16,9 @@ import {
   partsToBuffer,
   renderFamilyParts,
   type Collector,
+  type MemoPass,
+  type Part,
+  type PodSlot,
   type RenderContext,
   type RenderMemo,
 } from "./exposition.js";
@@ -23,6 +26,7 @@ import type { ProcessSample } from "../scan/pod-processes.js";
 import type { SelfMetrics } from "./self.js";
 
 const deflateRaw = promisify(deflateRawCb);
+const EMPTY_MEMO: RenderMemo = new Map();
 
 /** gzip header: magic, deflate, no flags, mtime 0, no extra flags, OS unix. */
 const GZIP_HEADER = Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3]);
@@ -77,7 +81,10 @@ export class ExpositionCache {
   private generation = 0;
   private rendered: Snapshot | null = null;
   private renderedContext: RenderContext | null = null;
-  /** Per family, the lines rendered for each pod record (unchanged pods keep their record). */
+  /**
+   * Per family, where the lines rendered for each pod record are in the part's body (unchanged
+   * pods keep their record): replaced at every render, as the body is.
+   */
   private readonly memos = new Map<string, RenderMemo>();
   private readonly snapshotCollectors: readonly Collector[];
   private readonly sampledCollectors: readonly Collector[];
@@ -125,36 +132,39 @@ export class ExpositionCache {
     snapshot: Snapshot,
     ctx: RenderContext,
   ): CollectorFailure[] {
-    const parts: string[] = [];
+    const parts: Part[] = [];
+    const slots: PodSlot[] = [];
     const failures: CollectorFailure[] = [];
+    const nextMemos = new Map<string, RenderMemo>();
     for (const c of collectors) {
       const started = this.now();
+      const partsBefore = parts.length;
+      const slotsBefore = slots.length;
       try {
-        const own: string[] = [];
-        for (const f of c.families) renderFamilyParts(f, snapshot, own, this.memo(f.name), ctx);
-        for (const p of own) parts.push(p); // no spread: tens of thousands of parts
+        for (const f of c.families) {
+          const previous = this.memos.get(f.name) ?? EMPTY_MEMO;
+          const pass: MemoPass = { previous, next: new Map(), slots };
+          renderFamilyParts(f, snapshot, parts, pass, ctx);
+          nextMemos.set(f.name, pass.next);
+        }
         this.self.collectorSuccess.set({ collector: c.name }, 1);
       } catch (error: unknown) {
+        // Its families go, and their memos with the previous body.
+        parts.length = partsBefore;
+        slots.length = slotsBefore;
+        for (const f of c.families) nextMemos.set(f.name, new Map());
         failures.push({ collector: c.name, error });
         this.self.collectorSuccess.set({ collector: c.name }, 0);
       }
       this.self.collectorDuration.set({ collector: c.name }, (this.now() - started) / 1000);
     }
-    part.body = partsToBuffer(parts);
+    part.body = partsToBuffer(parts, slots, part.body);
+    for (const [name, memo] of nextMemos) this.memos.set(name, memo);
     part.compressed = null;
     part.crc = null;
     this.self.expositionBytes.set(this.snapshotPart.body.length + this.sampledPart.body.length);
     this.generation++;
     return failures;
-  }
-
-  private memo(family: string): RenderMemo {
-    let m = this.memos.get(family);
-    if (m === undefined) {
-      m = new WeakMap();
-      this.memos.set(family, m);
-    }
-    return m;
   }
 
   get version(): number {

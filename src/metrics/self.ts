@@ -1,19 +1,15 @@
 /**
- * The exporter's own metrics and the default Node process metrics, in a private registry
- * (never prom-client's global one). Small, rendered at every scrape.
+ * The exporter's own metrics and its process metrics (only those that cost O(1) per scrape: see
+ * own-process.ts), in a private registry (never prom-client's global one). Small, rendered at
+ * every scrape.
  */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { registerOwnProcessMetrics } from "./own-process.js";
 import { VERSION } from "../version.js";
 import type { ScanStats } from "../scan/snapshot.js";
 
 export type WatchMode = "inotify" | "polling";
 export const WATCH_MODES: readonly WatchMode[] = ["inotify", "polling"];
-
-const LINT_FAILING_DEFAULT_METRICS = [
-  "nodejs_active_handles_total",
-  "nodejs_active_requests_total",
-  "nodejs_active_resources_total",
-];
 
 export class SelfMetrics {
   readonly registry = new Registry();
@@ -97,11 +93,7 @@ export class SelfMetrics {
       labelNames: ["version", "nodejs", "node"],
       registers: [this.registry],
     }).set({ version: VERSION, nodejs: process.version, node: nodeName }, 1);
-    collectDefaultMetrics({ register: this.registry });
-    // prom-client's gauges named *_total break the Prometheus naming rules (promtool lint:
-    // "non-counter metrics should not have _total suffix"); their value is the sum of the
-    // per-type nodejs_active_{handles,requests,resources} gauges, which stay.
-    for (const name of LINT_FAILING_DEFAULT_METRICS) this.registry.removeSingleMetric(name);
+    registerOwnProcessMetrics(this.registry);
     this.setWatchMode("inotify");
   }
 

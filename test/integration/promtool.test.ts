@@ -120,7 +120,8 @@ describe.each([
     expect(single.toString("utf8")).toBe(text);
     expect(text).toMatch(/^# HELP virtcontainers_pod_info /);
     expect(text).toMatch(/\n# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total [0-9.e-]+\n/);
-    expect(text).toContain("\n# TYPE nodejs_gc_duration_seconds histogram\n");
+    expect(text).toContain("\n# TYPE virtcontainers_scan_duration_seconds histogram\n");
+    expect(text).not.toContain("nodejs_active_handles");
     expect(text.endsWith("\n")).toBe(true);
   });
 });

@@ -1,3 +1,5 @@
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { gunzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { ExpositionCache, gzipJoin } from "../../../src/metrics/cache.js";
@@ -5,6 +7,7 @@ import { ALL_COLLECTORS, SNAPSHOT_COLLECTORS } from "../../../src/metrics/collec
 import type { Collector } from "../../../src/metrics/exposition.js";
 import { SelfMetrics } from "../../../src/metrics/self.js";
 import type { ProcessSample } from "../../../src/scan/pod-processes.js";
+import type { Snapshot } from "../../../src/scan/snapshot.js";
 import { deflateRawSync, constants, crc32 } from "node:zlib";
 import { EXAMPLE_HOST, scanTree } from "./helpers.js";
 
@@ -125,6 +128,58 @@ describe("ExpositionCache reuse", () => {
     expect(text).toContain(
       `virtcontainers_pod_state{pod_id="${a.id}",namespace="ml-serving",pod="resnet-infer-1684375908-7xq2p",state="running"} 1`,
     );
+  });
+});
+
+describe("ExpositionCache reuse of the previous body's bytes", () => {
+  const selfFree = (t: string) => t.slice(0, t.indexOf("# HELP virtcontainers_scan_duration_seconds "));
+  async function fresh(s: Snapshot): Promise<string> {
+    const c = new ExpositionCache(SNAPSHOT_COLLECTORS, new SelfMetrics("n1"));
+    c.update(s);
+    return Buffer.concat(await c.render(false)).toString();
+  }
+
+  it("gives the text of a fresh render after changes, reorders, removals and additions, plain and gzip", async () => {
+    const cache = new ExpositionCache(SNAPSHOT_COLLECTORS, new SelfMetrics("n1"));
+    const s = await scanTree(EXAMPLE_HOST);
+    const [a, b] = s.pods;
+    if (a === undefined || b === undefined) throw new Error("example tree has two pods");
+    const steps: Snapshot[] = [
+      s,
+      { ...s, pods: [b, a] },
+      { ...s, pods: [b, { ...a, state: "stopped" as const }] },
+      { ...s, pods: [b] },
+      {
+        ...s,
+        pods: [{ ...a, id: "f".repeat(64), identity: { ...a.identity, podName: "ünïcödé-pod" } }, b, a],
+      },
+      { ...s, pods: [a, b] },
+    ];
+    for (const step of steps) {
+      cache.update(step);
+      const plain = Buffer.concat(await cache.render(false)).toString();
+      const gz = gunzipSync(Buffer.concat(await cache.render(true))).toString();
+      expect(selfFree(plain)).toBe(selfFree(await fresh(step)));
+      expect(selfFree(gz)).toBe(selfFree(plain));
+    }
+  });
+
+  it("keeps no previous body reachable once a new one is rendered", async () => {
+    setFlagsFromString("--expose-gc");
+    const gc = runInNewContext("gc") as () => void;
+    const cache = new ExpositionCache(SNAPSHOT_COLLECTORS, new SelfMetrics("n1"));
+    const s = await scanTree(EXAMPLE_HOST);
+    const [a, b] = s.pods;
+    if (a === undefined || b === undefined) throw new Error("example tree has two pods");
+    cache.update(s);
+    const ref = new WeakRef((await cache.render(false))[0]?.buffer ?? new ArrayBuffer(1));
+    await cache.render(true); // a compressed form exists too
+    cache.update({ ...s, pods: [a, { ...b, state: "paused" as const }] });
+    const kept = Buffer.concat(await cache.render(false)).toString();
+    await new Promise((r) => setTimeout(r, 0));
+    gc();
+    expect(ref.deref()).toBeUndefined();
+    expect(kept).toContain(`pod_id="${a.id}"`); // a's reused bytes were copied over
   });
 });
 

@@ -58,6 +58,18 @@ describe("docs/metrics.md and docs/configuration.md document what the exporter e
     expect(undocumented).toEqual([]);
   });
 
+  it("names every process_* and nodejs_* family in a table, and documents none that is not exposed", async () => {
+    const names = await exposedFamilies();
+    const own = names.filter((n) => /^(process|nodejs)_/.test(n));
+    expect(own).toContain("process_cpu_seconds_total");
+    const undocumented = own.filter((n) => !METRIC_ROWS.some((r) => r[0] === `\`${n}\``));
+    expect(undocumented).toEqual([]);
+    const documented = METRIC_ROWS.map((r) => /^`((?:process|nodejs)_\w+)`$/.exec(r[0] ?? "")?.[1]).filter(
+      (n) => n !== undefined,
+    );
+    expect(documented.filter((n) => !own.includes(n))).toEqual([]);
+  });
+
   it("documents no virtcontainers_* metric that is not exposed", async () => {
     const exposed = new Set(await exposedFamilies());
     const documented = METRIC_ROWS.map((r) => /^`(virtcontainers_[a-z_]+)`$/.exec(r[0] ?? "")?.[1]).filter(

@@ -1,6 +1,16 @@
 import { describe, expect, it } from "vitest";
-import { escapeLabelValue, formatValue, renderFamily } from "../../../src/metrics/exposition.js";
-import type { Snapshot } from "../../../src/scan/snapshot.js";
+import {
+  escapeLabelValue,
+  formatValue,
+  partsToBuffer,
+  renderFamily,
+  renderFamilyParts,
+  type Family,
+  type Part,
+  type PodSlot,
+  type RenderMemo,
+} from "../../../src/metrics/exposition.js";
+import type { PodRecord, Snapshot } from "../../../src/scan/snapshot.js";
 
 describe("exposition", () => {
   it("escapes backslash, double quote and newline in label values", () => {
@@ -34,5 +44,36 @@ describe("exposition", () => {
       {} as Snapshot,
     );
     expect(text).toBe('# HELP x_total line1\\nline2\n# TYPE x_total counter\nx_total{b="2",a="\\""} 3\n');
+  });
+
+  it("writes parts into one buffer, copying spans of the previous one, and records each pod's span", () => {
+    const fam: Family = {
+      name: "x_info",
+      help: "h",
+      type: "gauge",
+      perPod: (p) => [{ labels: [["pod_id", p.id]], value: 1 }],
+    };
+    const pods = ["ä", "b", "c"].map((id) => ({ id }) as unknown as PodRecord);
+    const snap = (list: PodRecord[]) => ({ pods: list }) as unknown as Snapshot;
+    // First body: every pod rendered.
+    let memo: RenderMemo = new Map();
+    let body: Buffer = Buffer.alloc(0);
+    const render = (list: PodRecord[]): string => {
+      const parts: Part[] = [];
+      const slots: PodSlot[] = [];
+      const next: RenderMemo = new Map();
+      renderFamilyParts(fam, snap(list), parts, { previous: memo, next, slots });
+      body = partsToBuffer(parts, slots, body);
+      memo = next;
+      return body.toString();
+    };
+    const want = (list: PodRecord[]) => renderFamily(fam, snap(list));
+    const [a, b, c] = pods as [PodRecord, PodRecord, PodRecord];
+    expect(render([a, b])).toBe(want([a, b]));
+    // Reused spans of the previous body, in a new order, with a fresh pod between them.
+    expect(render([b, c, a])).toBe(want([b, c, a]));
+    expect(render([a])).toBe(want([a]));
+    expect(render([c, a, b])).toBe(want([c, a, b]));
+    expect(memo.get(a)).toBeGreaterThan(0);
   });
 });

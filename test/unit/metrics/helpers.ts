@@ -16,7 +16,7 @@ export async function scanTree(hostRoot: string): Promise<Snapshot> {
  */
 export function renderSnapshot(s: Snapshot, ctx?: RenderContext): string {
   return SNAPSHOT_COLLECTORS.filter((c) => ctx !== undefined || c.needsKubernetes !== true)
-    .flatMap((c) => c.families.map((f) => renderFamily(f, s, undefined, ctx)))
+    .flatMap((c) => c.families.map((f) => renderFamily(f, s, ctx)))
     .join("");
 }
 
