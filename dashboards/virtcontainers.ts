@@ -47,6 +47,13 @@ function j(metric: string): string {
 }
 
 const POD_KEY = "node, namespace, pod, pod_id";
+/** The table columns of POD_KEY, in its order. */
+const POD_COLUMNS = [
+  { field: "node", name: "node" },
+  { field: "namespace", name: "namespace" },
+  { field: "pod", name: "pod" },
+  { field: "pod_id", name: "pod ID" },
+] as const;
 const POD_LEGEND = "{{namespace}}/{{pod}} {{pod_id}}";
 const ORPHANS = 'status=~"orphan|superseded"';
 
@@ -340,10 +347,7 @@ function rows(): [dashboard.RowBuilder, ...cog.Builder<dashboard.Panel>[]][] {
           },
         ],
         columns: [
-          { field: "node", name: "node" },
-          { field: "namespace", name: "namespace" },
-          { field: "pod", name: "pod" },
-          { field: "pod_id", name: "pod ID" },
+          ...POD_COLUMNS,
           { field: "status", name: "status" },
           { field: "Value #B", name: "age", unit: "s" },
           { field: "mode", name: "GC mode" },
@@ -477,10 +481,7 @@ function rows(): [dashboard.RowBuilder, ...cog.Builder<dashboard.Panel>[]][] {
           },
         ],
         columns: [
-          { field: "node", name: "node" },
-          { field: "namespace", name: "namespace" },
-          { field: "pod", name: "pod" },
-          { field: "pod_id", name: "pod ID" },
+          ...POD_COLUMNS,
           { field: "container", name: "container" },
           { field: "bdf", name: "BDF" },
           { field: "host_path", name: "host path" },
@@ -508,10 +509,7 @@ function rows(): [dashboard.RowBuilder, ...cog.Builder<dashboard.Panel>[]][] {
           },
         ],
         columns: [
-          { field: "node", name: "node" },
-          { field: "namespace", name: "namespace" },
-          { field: "pod", name: "pod" },
-          { field: "pod_id", name: "pod ID" },
+          ...POD_COLUMNS,
           { field: "container", name: "container" },
           { field: "type", name: "type" },
           { field: "host_path", name: "host path" },
@@ -595,10 +593,7 @@ function rows(): [dashboard.RowBuilder, ...cog.Builder<dashboard.Panel>[]][] {
           },
         ],
         columns: [
-          { field: "node", name: "node" },
-          { field: "namespace", name: "namespace" },
-          { field: "pod", name: "pod" },
-          { field: "pod_id", name: "pod ID" },
+          ...POD_COLUMNS,
           { field: "uid", name: "UID" },
           { field: "hypervisor", name: "hypervisor" },
           { field: "agent", name: "agent" },
