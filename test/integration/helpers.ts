@@ -212,10 +212,9 @@ export interface Exporter {
   readonly port: number;
 }
 
-/** Starts the exporter on 127.0.0.1:<free port> and waits for /readyz 200. */
-export async function startExporter(hostRoot: string, extraArgs: readonly string[] = []): Promise<Exporter> {
-  const port = await freePort();
-  const child = startCli([
+/** `serve` on `hostRoot`, listening on 127.0.0.1:`port` as node-a, then `extraArgs`. */
+export function serveArgs(hostRoot: string, port: number, extraArgs: readonly string[] = []): string[] {
+  return [
     "serve",
     "--host-root",
     hostRoot,
@@ -224,7 +223,13 @@ export async function startExporter(hostRoot: string, extraArgs: readonly string
     "--node-name",
     "node-a",
     ...extraArgs,
-  ]);
+  ];
+}
+
+/** Starts the exporter on 127.0.0.1:<free port> and waits for /readyz 200. */
+export async function startExporter(hostRoot: string, extraArgs: readonly string[] = []): Promise<Exporter> {
+  const port = await freePort();
+  const child = startCli(serveArgs(hostRoot, port, extraArgs));
   const base = `http://127.0.0.1:${port}`;
   try {
     await waitReady(base, child);

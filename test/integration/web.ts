@@ -9,7 +9,7 @@ import { request } from "node:https";
 import { join } from "node:path";
 import { TLSSocket } from "node:tls";
 import bcrypt from "bcryptjs";
-import { Child, freePort, pollUntil, startCli } from "./helpers.js";
+import { Child, freePort, pollUntil, serveArgs, startCli } from "./helpers.js";
 
 export interface HttpsOptions {
   readonly ca?: string;
@@ -117,19 +117,7 @@ export async function startWebExporter(
   probe: HttpsOptions,
 ): Promise<WebExporter> {
   const port = await freePort();
-  const child = startCli([
-    "serve",
-    "--host-root",
-    hostRoot,
-    "--listen",
-    `127.0.0.1:${port}`,
-    "--node-name",
-    "node-a",
-    "--kubernetes",
-    "off",
-    "--web.config.file",
-    webConfig,
-  ]);
+  const child = startCli(serveArgs(hostRoot, port, ["--kubernetes", "off", "--web.config.file", webConfig]));
   const base = `https://127.0.0.1:${port}`;
   try {
     await pollUntil(
