@@ -89,6 +89,12 @@ export function statEntry(abs: string): StatOutcome {
   }
 }
 
+/**
+ * List a directory with each entry's type. Where the filesystem reports no type (DT_UNKNOWN),
+ * Node lstat-s the entry itself (`getDirent`), so `isFile()` / `isDirectory()` never guess and
+ * a symlink is never reported as what it points to. The scanner opens an entry without an
+ * lstat only when `isFile()` said so, and then still checks it with fstat.
+ */
 export function listDir(abs: string): ListOutcome {
   try {
     return { ok: true, entries: readdirSync(abs, { withFileTypes: true }) };
