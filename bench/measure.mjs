@@ -1,6 +1,9 @@
 // Timing and child-process helpers shared by the benchmark sections.
 import { spawnSync } from "node:child_process";
-import { openSync } from "node:fs";
+import { existsSync, openSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { makeTempDir } from "./procs.mjs";
 import { performance } from "node:perf_hooks";
 
 const MAX_OUTPUT = 512 * 1024 * 1024;
@@ -52,4 +55,32 @@ export function measureBaseline(root) {
   return timeRuns(
     () => run("find", [root, "-type", "f", "-exec", "cat", "{}", "+"], { discardStdout: true }).ms,
   );
+}
+
+const FLOOR_SOURCE = fileURLToPath(new URL("./floor.c", import.meta.url));
+
+/** gcc on the PATH, or null. */
+function findGcc() {
+  const found = spawnSync("gcc", ["--version"], { stdio: "ignore" });
+  return found.error === undefined && found.status === 0 ? "gcc" : null;
+}
+
+/**
+ * Compiles bench/floor.c (walk the tree, read every regular file raw, no symlink followed) into a temp
+ * dir. Returns `{ binary }`, or `{ binary: null, why }` when gcc is missing or the compile fails.
+ */
+export function compileFloor() {
+  const gcc = findGcc();
+  if (gcc === null) return { binary: null, why: "gcc not found on PATH: floor rows skipped" };
+  const binary = path.join(makeTempDir("vc-bench-floor-"), "floor");
+  const result = spawnSync(gcc, ["-O2", "-o", binary, FLOOR_SOURCE], { encoding: "utf8" });
+  if (result.status !== 0 || !existsSync(binary)) {
+    return { binary: null, why: `gcc failed on bench/floor.c: ${String(result.stderr).slice(0, 500)}` };
+  }
+  return { binary };
+}
+
+/** Physical floor: the C program reading every regular file of the tree raw (warm-up + median of 5). */
+export function measureFloor(binary, root) {
+  return timeRuns(() => run(binary, [root], { discardStdout: true }).ms);
 }

@@ -29,8 +29,8 @@ const CATCH_UP_MS = 2000;
 const SETTLE_MS = 5000;
 
 export const TARGETS = {
-  seriesPerPod: { max: 40 },
-  bytesPerPod: { max: 8192 },
+  seriesPerPod: { max: 24 },
+  bytesPerPod: { max: 6144 },
   scrapeOverBaseline: { max: 1.5, atPods: 1000 },
   visibleMs: { max: 1000 },
   rssMiB: { max: 120, atPods: 1000 },

@@ -2,7 +2,7 @@
 import { Buffer } from "node:buffer";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { median, run, timeRuns } from "./measure.mjs";
+import { compileFloor, measureFloor, median, run, timeRuns } from "./measure.mjs";
 import { fmt, row, targetRow } from "./report.mjs";
 
 const REPO_ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -13,14 +13,20 @@ const GNU_TIME = "/usr/bin/time";
 const RUNS = 5;
 
 export const TARGETS = {
-  coldOverBaseline: { max: 1.2, atPods: 1000 },
+  coldOverBaseline: { max: 1.0, atPods: 1000 },
+  coldOverFloor: { max: 3, atPods: 1000 },
   rescanOverCold: { max: 0.25 },
 };
+
+/** The compiled physical-floor program (bench/floor.c), or why there is none; set by preflight. */
+let floor = { binary: null, why: "not compiled" };
 
 function preflight() {
   for (const file of [CLI, SCANNER, GNU_TIME]) {
     if (!existsSync(file)) throw new Error(`${file} is missing (dist/ is built by \`npm run build\`)`);
   }
+  floor = compileFloor();
+  if (floor.binary === null) console.warn(`scan section: ${floor.why}`);
 }
 
 const scanArgs = (root) => [CLI, "scan", "--host-root", root, "--output", "json"];
@@ -65,19 +71,32 @@ function measureRescan(root) {
 
 /** Measures the scan section on the tree at `root`; `meta` carries pods, files, bytes and baselineMs. */
 export async function benchScan(root, meta) {
+  const floorRun = floor.binary === null ? null : await measureFloor(floor.binary, root);
   const cold = await measureCold(root);
   const rss = measurePeakRss(root);
   const rescan = measureRescan(root);
   const coldOverBaseline = cold.medianMs / meta.baselineMs;
   const rescanOverCold = rescan.rescanMedianMs / cold.medianMs;
+  const coldOverFloor = floorRun === null ? null : cold.medianMs / floorRun.medianMs;
   const { max: coldMax, atPods } = TARGETS.coldOverBaseline;
-  const results = { cold, ...rss, rescan, coldOverBaseline, rescanOverCold };
+  const results = { cold, ...rss, rescan, coldOverBaseline, floor: floorRun, coldOverFloor, rescanOverCold };
+  const floorRows =
+    floorRun === null
+      ? [row("floor (C, raw reads)", `skipped: ${floor.why}`)]
+      : [
+          row("floor (C, raw reads, median)", fmt.ms(floorRun.medianMs)),
+          targetRow("cold / floor", coldOverFloor, TARGETS.coldOverFloor.max, {
+            applies: meta.pods === TARGETS.coldOverFloor.atPods,
+            note: `at ${TARGETS.coldOverFloor.atPods} pods`,
+          }),
+        ];
   const rows = [
     row("cold scan (CLI, median)", fmt.ms(cold.medianMs)),
     targetRow("cold / baseline", coldOverBaseline, coldMax, {
       applies: meta.pods === atPods,
       note: `at ${atPods} pods`,
     }),
+    ...floorRows,
     row("peak RSS (cold scan)", fmt.mib(rss.peakRssMiB)),
     row("scan output (JSON)", `${fmt.int(rss.outputBytes)} B${rss.outputIsJson ? "" : " NOT JSON"}`),
     row("in-process first scan", fmt.ms(rescan.firstMs)),

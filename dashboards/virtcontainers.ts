@@ -41,6 +41,28 @@ function p(metric: string, ...matchers: string[]): string {
   return n(metric, NAMESPACE, ...matchers);
 }
 
+// virtcontainers_pod_state and virtcontainers_container_state have one series per pod or
+// container, for its current state only: a sum over them has nothing where no pod is in the
+// state. These three add those answers back as 0.
+
+/** `expr` (no labels left), or 0 where the selection has pods but none counted by `expr`. */
+function orNoPods(expr: string): string {
+  return `${expr} or 0 * count(${p("virtcontainers_pod_info")})`;
+}
+
+/** `expr` by node, or 0 for the nodes of the selection that have pods but none counted by `expr`. */
+function orNoPodsByNode(expr: string): string {
+  return `${expr} or 0 * count by (node) (${p("virtcontainers_pod_info")})`;
+}
+
+/**
+ * `expr` by state, or 0 for every other state: the node totals virtcontainers_pods{state} have a
+ * series for each state (0 included) and share the state vocabulary with the container states.
+ */
+function everyState(expr: string): string {
+  return `${expr} or 0 * sum by (state) (${n("virtcontainers_pods")})`;
+}
+
 /** A series of the scrape job itself (up, scrape_*, process_*): filtered by job, cluster and node. */
 function j(metric: string): string {
   return `${metric}{${[JOB, CLUSTER, NODE].join(", ")}}`;
@@ -259,7 +281,7 @@ function rows(): [dashboard.RowBuilder, ...cog.Builder<dashboard.Panel>[]][] {
         description: "Pods whose state.json says running.",
         w: 4,
         h: 4,
-        queries: [{ expr: `sum(${p("virtcontainers_pod_state", 'state="running"')})` }],
+        queries: [{ expr: orNoPods(`sum(${p("virtcontainers_pod_state", 'state="running"')})`) }],
       }),
       statPanel({
         title: "Nodes with VM pods",
@@ -301,7 +323,7 @@ function rows(): [dashboard.RowBuilder, ...cog.Builder<dashboard.Panel>[]][] {
         sortBy: "pods",
         queries: [
           { expr: `count by (node) (${p("virtcontainers_pod_info")})` },
-          { expr: `sum by (node) (${p("virtcontainers_pod_state", 'state="running"')})` },
+          { expr: orNoPodsByNode(`sum by (node) (${p("virtcontainers_pod_state", 'state="running"')})`) },
           { expr: `count by (node) (${p("virtcontainers_container_info")})` },
           { expr: `sum by (node) (${p("virtcontainers_pod_vcpus")})` },
           { expr: `sum by (node) (${p("virtcontainers_pod_memory_bytes")})` },
@@ -571,14 +593,21 @@ function rows(): [dashboard.RowBuilder, ...cog.Builder<dashboard.Panel>[]][] {
           "The state in each pod's state.json: ready, running, paused, stopped, or unknown when it cannot be read.",
         w: 12,
         h: 8,
-        queries: [{ expr: `sum by (state) (${p("virtcontainers_pod_state")})`, legend: "{{state}}" }],
+        queries: [
+          { expr: everyState(`sum by (state) (${p("virtcontainers_pod_state")})`), legend: "{{state}}" },
+        ],
       }),
       timeseriesPanel({
         title: "Containers by state",
         description: "The state in each container's state.json.",
         w: 12,
         h: 8,
-        queries: [{ expr: `sum by (state) (${p("virtcontainers_container_state")})`, legend: "{{state}}" }],
+        queries: [
+          {
+            expr: everyState(`sum by (state) (${p("virtcontainers_container_state")})`),
+            legend: "{{state}}",
+          },
+        ],
       }),
       tablePanel({
         title: "All pods",

@@ -27,14 +27,21 @@ export const VC_ANNOTATION_PREFIXES = [
 /** The runtime's own `pkg.oci.*` annotation names (`config` exists only up to Kata 1.8). */
 export type VcAnnotationName = "config" | "bundle_path" | "container_type";
 
+/** Each name's full keys, oldest prefix first (built once, not on every lookup). */
+const VC_KEYS: Readonly<Record<VcAnnotationName, readonly string[]>> = {
+  config: VC_ANNOTATION_PREFIXES.map((p) => `${p}config`),
+  bundle_path: VC_ANNOTATION_PREFIXES.map((p) => `${p}bundle_path`),
+  container_type: VC_ANNOTATION_PREFIXES.map((p) => `${p}container_type`),
+};
+
 /** A runtime `pkg.oci.<name>` annotation under any of its prefixes (oldest prefix wins). */
 export function vcAnnotation(
   annotations: Annotations | null | undefined,
   name: VcAnnotationName,
 ): string | undefined {
   if (annotations === null || annotations === undefined) return undefined;
-  for (const prefix of VC_ANNOTATION_PREFIXES) {
-    const v = annotations[`${prefix}${name}`];
+  for (const key of VC_KEYS[name]) {
+    const v = annotations[key];
     if (v !== undefined) return v;
   }
   return undefined;
@@ -97,8 +104,22 @@ export function unknownIdentity(problem: string): Identity {
 
 type Annotations = Readonly<Record<string, string>>;
 
-/** Identities already derived while decoding one file, keyed by the embedded spec text. */
-export type IdentityMemo = Map<string, Identity>;
+/**
+ * Identities already derived while decoding one file, with their embedded spec text. A list
+ * compared with `===`, not a Map: a Map hashes every character of each multi-kilobyte spec
+ * text (measured: about a tenth of a cold scan), while `===` stops at a differing length or
+ * at the first differing character. Bounded, so that a hostile file with thousands of
+ * same-length specs cannot make the lookups quadratic.
+ */
+export type IdentityMemo = [string, Identity][];
+
+const MEMO_ENTRIES = 16;
+
+function memoGet(memo: IdentityMemo | undefined, specText: string): Identity | undefined {
+  if (memo === undefined) return undefined;
+  for (const [text, identity] of memo) if (text === specText) return identity;
+  return undefined;
+}
 
 /**
  * Identity from a container (or pod) config's `Annotations` map. A pod config holds the
@@ -107,13 +128,13 @@ export type IdentityMemo = Map<string, Identity>;
 export function identityFromVcAnnotations(annotations: Annotations | null, memo?: IdentityMemo): Identity {
   const specText = vcAnnotation(annotations, "config");
   if (specText === undefined) return unknownIdentity("no embedded OCI spec");
-  const known = memo?.get(specText);
+  const known = memoGet(memo, specText);
   if (known !== undefined) return known;
   const spec = parseEmbeddedSpecAnnotations(specText);
   const identity = spec.ok
     ? identityFromOciAnnotations(spec.value)
     : unknownIdentity(`embedded OCI spec: ${spec.error.message}`);
-  memo?.set(specText, identity);
+  if (memo !== undefined && memo.length < MEMO_ENTRIES) memo.push([specText, identity]);
   return identity;
 }
 
@@ -199,14 +220,19 @@ export function identityFromOciAnnotations(a: Annotations): Identity {
   const flavor = FLAVORS.find((f) => a[f.type] !== undefined);
   const meta = criOMetadata(a);
   const problems: string[] = [];
-  const pick = (keys: readonly string[], fallback: string | undefined, valid: (v: string) => boolean) => {
-    for (const key of [...keys.map((k) => a[k]), fallback]) {
-      if (key === undefined || key === "") continue;
-      if (valid(key)) return key;
-      problems.push("an identity value failed validation");
-      return null;
-    }
+  // The first non-empty value of the keys, then the fallback; one that fails validation is a
+  // problem and gives null (the later ones are not tried).
+  const check = (v: string, valid: (v: string) => boolean): string | null => {
+    if (valid(v)) return v;
+    problems.push("an identity value failed validation");
     return null;
+  };
+  const pick = (keys: readonly string[], fallback: string | undefined, valid: (v: string) => boolean) => {
+    for (const k of keys) {
+      const v = a[k];
+      if (v !== undefined && v !== "") return check(v, valid);
+    }
+    return fallback === undefined || fallback === "" ? null : check(fallback, valid);
   };
   const namespace = pick(NAMESPACE_KEYS, meta.namespace, isDnsLabel);
   const podName = pick(

@@ -15,7 +15,7 @@ function decodePodConfig(value: unknown): PodConfigInfo {
   const vm = objOrNull(o, "VMConfig", "$") ?? {};
   const net = objOrNull(o, "NetworkConfig", "$") ?? {};
   const hp = "$.HypervisorConfig";
-  const memo: IdentityMemo = new Map();
+  const memo: IdentityMemo = [];
   return {
     id: str(o, "ID", "$"),
     hostname: str(o, "Hostname", "$"),

@@ -4,7 +4,7 @@
  * file caught mid-rewrite (empty or cut short) can be served stale instead of vanishing.
  */
 import type { Parsed, ProblemReason } from "../format/result.js";
-import { readChecked, sameKey, statEntry, unreadable, type StatKey } from "./fsread.js";
+import { readOpen, sameKey, statEntry, unreadable, type StatKey } from "./fsread.js";
 import { PARSERS, type ResourceValues } from "./parsers.js";
 import type { FileProblem } from "./snapshot.js";
 
@@ -77,36 +77,43 @@ export class FileLoader {
   }
 
   /**
-   * lstat (type, size cap, cache check), then, for a regular file whose stat changed or when
-   * forced, one read call. A FIFO, device or symlink is never opened.
+   * Load one file. `regular`: the directory listing just said this name is a regular file.
+   * Then a first read opens it straight away (no lstat: the fstat on the open descriptor
+   * checks type, cap and stat key); otherwise, and whenever a cached value may be reused,
+   * one lstat comes first and only a regular file within the cap is opened. A FIFO, device
+   * or symlink is never opened (a FIFO swapped in after the listing is opened non-blocking
+   * and closed unread).
    */
   load<R extends keyof ResourceValues>(
     resource: R,
     t: LoadTarget,
     force: boolean,
+    regular = false,
   ): Loaded<ResourceValues[R]> {
     this.seen.add(t.rel);
     const abs = this.base + t.rel;
-    const st = statEntry(abs);
-    this.counters.filesStatted++;
-    if (!st.ok) {
-      this.cache.delete(t.rel);
-      return this.problem(resource, t, st.reason, st.message, 0);
-    }
-    const refused = unreadable(st, this.maxFileBytes);
-    if (refused !== null) {
-      const mtimeMs = st.kind === "file" ? st.key.mtimeMs : 0;
-      return this.problem(resource, t, refused.reason, refused.message, mtimeMs);
-    }
     const cached = this.cache.get(t.rel);
-    if (!force && cached !== undefined && sameKey(cached.key, st.key)) {
-      this.counters.filesReused++;
-      return this.outcome(resource, t, cached, st.key.mtimeMs, false);
+    this.counters.filesStatted++;
+    if (!regular || (!force && cached !== undefined)) {
+      const st = statEntry(abs);
+      if (!st.ok) {
+        this.cache.delete(t.rel);
+        return this.problem(resource, t, st.reason, st.message, 0);
+      }
+      const refused = unreadable(st, this.maxFileBytes);
+      if (refused !== null) {
+        const mtimeMs = st.kind === "file" ? st.key.mtimeMs : 0;
+        return this.problem(resource, t, refused.reason, refused.message, mtimeMs);
+      }
+      if (!force && cached !== undefined && sameKey(cached.key, st.key)) {
+        this.counters.filesReused++;
+        return this.outcome(resource, t, cached, st.key.mtimeMs, false);
+      }
     }
-    const read = readChecked(abs, st.key, this.maxFileBytes);
+    const read = readOpen(abs, this.maxFileBytes);
     if (!read.ok) {
       if (read.reason === "missing") this.cache.delete(t.rel);
-      return this.problem(resource, t, read.reason, read.message, st.key.mtimeMs);
+      return this.problem(resource, t, read.reason, read.message, read.mtimeMs);
     }
     this.counters.filesRead++;
     this.counters.bytesRead += read.bytes;

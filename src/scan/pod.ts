@@ -139,7 +139,12 @@ class PodReader {
       this.sig.push(`${file}=absent`);
       return null;
     }
-    const got: Loaded<ResourceValues[R]> = this.loader.load(resource, target, this.force);
+    const got: Loaded<ResourceValues[R]> = this.loader.load(
+      resource,
+      target,
+      this.force,
+      dir.regular.has(file),
+    );
     this.sig.push(`${file}=${got.sig}`);
     if (got.fresh) this.freshReads++;
     this.seenMtime(got.mtimeMs);
@@ -185,10 +190,20 @@ class PodReader {
   readonly vanished = new Set<string>();
 
   /**
-   * A container's run directory, not listed: its four known files are looked up by name
-   * (one lstat each), which is cheaper than a readdir.
+   * A container's run directory, listed: the listing says which files are regular, and those
+   * are opened without an lstat each. A directory gone meanwhile is a vanished container; one
+   * that cannot be listed (no read permission) has its four known files looked up by name.
    */
   containerRunDir(rel: string): DirView {
+    const list = listDir(this.abs(rel));
+    if (list.ok) {
+      this.sig.push(`${rel}/[${list.entries.map((e) => e.name).join("|")}]`);
+      return { rel, present: true, ...this.split(list.entries, rel, false) };
+    }
+    if (list.reason === "missing") {
+      this.vanished.add(rel);
+      return { rel, present: false, files: new Set(), regular: new Set(), subdirs: [] };
+    }
     return { rel, present: true, files: CONTAINER_RUN_FILES, regular: new Set(), subdirs: [] };
   }
 

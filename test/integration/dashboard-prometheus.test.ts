@@ -21,6 +21,7 @@ import { startCluster, type Cluster } from "../cluster/cluster.js";
 import { installChartRbac } from "./chart-rbac.js";
 import {
   CFG,
+  DOCKER_POD,
   REPO,
   RUN,
   TempDirs,
@@ -238,9 +239,10 @@ function replaceInFiles(dir: string, from: string, to: string): void {
 }
 
 /**
- * A copy of examples/host (its CRI-O pod is an orphan, its Docker pod unmanaged) plus five
- * generated pods: one owned by a pod of the API (its UID rewritten to that pod's), and one each
- * ready, paused, stopped, and with a truncated pod state.json (state unknown, a file problem).
+ * A copy of examples/host (its CRI-O pod is an orphan, its Docker pod unmanaged and set stopped,
+ * the only pod without a namespace) plus five generated pods: one owned by a pod of the API (its
+ * UID rewritten to that pod's), and one each ready, paused, stopped, and with a truncated pod
+ * state.json (state unknown, a file problem).
  */
 async function buildTree(c: Cluster): Promise<string> {
   const root = copyExample(temp);
@@ -269,6 +271,8 @@ async function buildTree(c: Cluster): Promise<string> {
   setPodState(root, ready, "ready");
   setPodState(root, paused, "paused");
   setPodState(root, stopped, "stopped");
+  // no running pod without a namespace: the state panels must say 0 there, not nothing
+  setPodState(root, DOCKER_POD, "stopped");
   const state = join(root, RUN, truncated, "state.json");
   writeFileSync(state, readFileSync(state, "utf8").slice(0, 12));
   return root;
@@ -358,9 +362,9 @@ for (const { line } of PROMETHEUS_LINES) {
           );
         expect(await byLabel(`sum by (state) (virtcontainers_pod_state{node="${NODE}"})`, "state")).toEqual({
           ready: 1,
-          running: 3,
+          running: 2,
           paused: 1,
-          stopped: 1,
+          stopped: 2,
           unknown: 1,
         });
         expect(
@@ -455,6 +459,66 @@ for (const { line } of PROMETHEUS_LINES) {
         const [pods] = await table("Nodes", "A");
         expect(pods?.metric).toEqual({ node: NODE });
         expect(Number(pods?.value[1])).toBe(7);
+      });
+    });
+
+    describe("the state panels (one state series per pod: what no pod is in must read 0)", () => {
+      /** One target's instant answer, by `label`, for the given namespace selection. */
+      const answer = async (
+        title: string,
+        refId: string,
+        namespace: string,
+        label: string,
+      ): Promise<Record<string, number>> => {
+        const q = QUERIES.find((x) => x.panel.title === title && x.target.refId === refId);
+        if (q === undefined) throw new Error(`no panel ${title} with a target ${refId}`);
+        const expr = interpolate(q.target.expr, { cluster: allOf("cluster"), node: NODE, namespace });
+        return Object.fromEntries(
+          (await prometheus(line).query(expr)).map((x): [string, number] => [
+            x.metric[label] ?? "",
+            Number(x.value[1]),
+          ]),
+        );
+      };
+      const ALL_STATES = { ready: 0, running: 0, paused: 0, stopped: 0, unknown: 0 };
+
+      it("all namespaces: the counts of the node, every state listed", async () => {
+        const totals = await answer("Pods by state", "A", allOf("namespace"), "state");
+        expect(totals).toEqual({ ready: 1, running: 2, paused: 1, stopped: 2, unknown: 1 });
+        // the node totals, a full set, agree
+        const node = Object.fromEntries(
+          (await prometheus(line).query(`virtcontainers_pods{node="${NODE}"}`)).map((x): [string, number] => [
+            x.metric.state ?? "",
+            Number(x.value[1]),
+          ]),
+        );
+        expect(totals).toEqual(node);
+        expect(await answer("Running pods", "A", allOf("namespace"), "")).toEqual({ "": 2 });
+        expect(await answer("Nodes", "B", allOf("namespace"), "node")).toEqual({ [NODE]: 2 });
+        // every state listed, with the number of container series in it (0 when none)
+        const containers = await answer("Containers by state", "A", allOf("namespace"), "state");
+        expect(Object.keys(containers).sort()).toEqual(Object.keys(ALL_STATES).sort());
+        const byState = Object.fromEntries(
+          (
+            await prometheus(line).query(`count by (state) (virtcontainers_container_state{node="${NODE}"})`)
+          ).map((x): [string, number] => [x.metric.state ?? "", Number(x.value[1])]),
+        );
+        expect(containers).toEqual({ ...ALL_STATES, ...byState });
+      });
+
+      it("a selection with pods but none running (the Docker pod, stopped): 0, not nothing", async () => {
+        // namespace "" selects the series whose namespace is empty: the Docker pod only
+        expect(await answer("Running pods", "A", "", "")).toEqual({ "": 0 });
+        expect(await answer("Nodes", "B", "", "node")).toEqual({ [NODE]: 0 });
+        expect(await answer("Pods by state", "A", "", "state")).toEqual({ ...ALL_STATES, stopped: 1 });
+        expect(await answer("Containers by state", "A", "", "state")).toEqual({ ...ALL_STATES, running: 1 });
+      });
+
+      it("a selection without pods: no data for the counts, as the Pods panel; every state 0 by state", async () => {
+        expect(await answer("Pods", "A", "no-such-namespace", "")).toEqual({});
+        expect(await answer("Running pods", "A", "no-such-namespace", "")).toEqual({});
+        expect(await answer("Nodes", "B", "no-such-namespace", "node")).toEqual({});
+        expect(await answer("Pods by state", "A", "no-such-namespace", "state")).toEqual(ALL_STATES);
       });
     });
 

@@ -257,7 +257,8 @@ describe("the dashboard", () => {
       "virtcontainers_pod_process_resident_memory_bytes",
       "virtcontainers_container_state",
       // node totals without a namespace label (virtcontainers_devices, virtcontainers_orphan_pods)
-      // are not used: the panels count the per-pod series, so the namespace variable applies
+      // are not counted: the panels count the per-pod series, so the namespace variable applies
+      // (virtcontainers_pods only lists the states, times 0, beside the per-pod state series)
       "virtcontainers_device_info",
       "virtcontainers_pod_kubernetes",
       "virtcontainers_gc_mode",

@@ -5,16 +5,20 @@
  * answers: Accept, Accept-Encoding, Content-Type) and the PromQL answers are checked. Every
  * process listens on 127.0.0.1 only.
  */
+import { readFileSync, writeFileSync } from "node:fs";
 import { createServer, request, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 import { PROMETHEUS_LINES } from "../support/tools.js";
 import {
   copyExample,
+  DOCKER_POD,
   ensureBuilt,
   K8S_POD,
   pollUntil,
+  RUN,
   startExporter,
   TempDirs,
   type Exporter,
@@ -50,12 +54,13 @@ async function startRelay(target: number): Promise<{ server: Server; port: numbe
 
 const temp = new TempDirs();
 let exporter: Exporter | null = null;
+let hostRoot = "";
 let relay: Awaited<ReturnType<typeof startRelay>> | null = null;
 const proms = new Map<string, Prometheus>();
 
 beforeAll(async () => {
   ensureBuilt();
-  const hostRoot = copyExample(temp);
+  hostRoot = copyExample(temp);
   exporter = await startExporter(hostRoot);
   relay = await startRelay(exporter.port);
   for (const { line, prometheus: tool } of PROMETHEUS_LINES) {
@@ -187,8 +192,41 @@ describe.each(PROMETHEUS_LINES.map(({ line }) => [line]))("Prometheus %s scrapin
   it("reports the vCPUs and the ready container", async () => {
     const p = prometheus(line);
     expect(await scalar(p, 'virtcontainers_pod_vcpus{namespace="ml-serving"}')).toBe(18);
-    expect(await scalar(p, 'sum(virtcontainers_container_state{state="ready"})')).toBe(1);
-    const ready = await p.query('virtcontainers_container_state{state="ready"} == 1');
-    expect(ready.map((s) => s.metric.container)).toEqual(["loader"]);
+    // one state series per container, the current one
+    expect(await scalar(p, "count(virtcontainers_container_state)")).toBe(4);
+    expect(await p.query("count by (container_id) (virtcontainers_container_state) > 1")).toEqual([]);
+    const ready = await p.query('virtcontainers_container_state{state="ready"}');
+    expect(ready.map((s) => [s.metric.container, s.value[1]])).toEqual([["loader", "1"]]);
+  });
+});
+
+describe("a state change seen by Prometheus", () => {
+  it("ends the old state's series (stale at the next scrape) and starts the new one, on every line", async () => {
+    const file = join(hostRoot, RUN, DOCKER_POD, "state.json");
+    writeFileSync(
+      file,
+      JSON.stringify({ ...(JSON.parse(readFileSync(file, "utf8")) as object), state: "paused" }),
+    );
+    const pod = `pod_id="${DOCKER_POD}"`;
+    for (const { line } of PROMETHEUS_LINES) {
+      const p = prometheus(line);
+      // within the 5-minute lookback the old series would still answer if it were not marked stale
+      await pollUntil(
+        `Prometheus ${p.version} to see the Docker pod paused and no longer running`,
+        async () => {
+          const [paused, running] = await Promise.all([
+            p.query(`virtcontainers_pod_state{${pod}, state="paused"}`),
+            p.query(`virtcontainers_pod_state{${pod}, state="running"}`),
+          ]);
+          return paused.length === 1 && running.length === 0 ? true : undefined;
+        },
+        { timeoutMs: 30_000, intervalMs: 250, describe: () => p.child.describe() },
+      );
+      expect(await p.query(`virtcontainers_pod_state{${pod}}`)).toHaveLength(1);
+      expect(await scalar(p, `virtcontainers_pod_state{${pod}, state!="running"}`)).toBe(1);
+      // the documented "changed state in the last hour" query finds it, and only it
+      const changed = await p.query("count by (pod_id) (count_over_time(virtcontainers_pod_state[1h])) > 1");
+      expect(changed.map((s) => s.metric.pod_id)).toEqual([DOCKER_POD]);
+    }
   });
 });

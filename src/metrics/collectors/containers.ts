@@ -1,5 +1,4 @@
 /** Collector `containers`: every container of every pod, sandbox included. */
-import { VC_STATES } from "../../format/model.js";
 import type { ContainerRecord, PodRecord } from "../../scan/snapshot.js";
 import type { Collector, Family, Sample } from "../exposition.js";
 import { containerLabels, withLabels } from "../labels.js";
@@ -25,16 +24,11 @@ const families: Family[] = [
   },
   {
     name: "virtcontainers_container_state",
-    help: "State of the container as stored in its state.json (1 for the current state, 0 for the others).",
+    help: "State of the container as stored in its state.json: one series, 1, labelled with the current state (unknown when the file is missing, unreadable or holds another state).",
     type: "gauge",
+    // Only the current state, as for virtcontainers_pod_state.
     perPod: (p) =>
-      p.containers.flatMap((c) => {
-        const base = containerLabels(p, c);
-        return VC_STATES.map((st) => ({
-          labels: withLabels(base, ["state", st]),
-          value: c.state === st ? 1 : 0,
-        }));
-      }),
+      p.containers.map((c) => ({ labels: withLabels(containerLabels(p, c), ["state", c.state]), value: 1 })),
   },
   {
     name: "virtcontainers_container_start_time_seconds",

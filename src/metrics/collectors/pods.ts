@@ -34,15 +34,11 @@ const families: Family[] = [
   },
   {
     name: "virtcontainers_pod_state",
-    help: "State of the pod as stored in its state.json (1 for the current state, 0 for the others).",
+    help: "State of the pod as stored in its state.json: one series, 1, labelled with the current state (unknown when the file is missing, unreadable or holds another state).",
     type: "gauge",
-    perPod: (p) => {
-      const base = podLabels(p);
-      return VC_STATES.map((st) => ({
-        labels: withLabels(base, ["state", st]),
-        value: p.state === st ? 1 : 0,
-      }));
-    },
+    // Only the current state (as kube-state-metrics does for waiting reasons): a state change
+    // ends one series and starts another. A pod on disk always has one, `unknown` included.
+    perPod: (p) => [{ labels: withLabels(podLabels(p), ["state", p.state]), value: 1 }],
   },
   {
     name: "virtcontainers_pod_vcpus",

@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import {
   errnoReason,
   listDir,
-  readChecked,
+  readOpen,
   readRegularFile,
   sameKey,
   statEntry,
@@ -102,10 +102,9 @@ describe("readRegularFile", () => {
     const link = join(dir, "state.json");
     symlinkSync(outside, link);
     const r = readRegularFile(link, 1024);
-    expect(r).toEqual({ ok: false, reason: "symlink", message: "is a symlink" });
-    // A symlink swapped in after the lstat is still refused by O_NOFOLLOW at open.
-    const key = { ino: 0, size: 4, mtimeMs: 0, ctimeMs: 0 };
-    expect(readChecked(link, key, 1024)).toEqual({ ok: false, reason: "symlink", message: "ELOOP" });
+    expect(r).toEqual({ ok: false, reason: "symlink", message: "is a symlink", mtimeMs: 0 });
+    // A symlink swapped in after the lstat or listing is still refused by O_NOFOLLOW at open.
+    expect(readOpen(link, 1024)).toEqual({ ok: false, reason: "symlink", message: "ELOOP", mtimeMs: 0 });
   });
 
   it("refuses a directory", () => {
@@ -123,6 +122,7 @@ describe("readRegularFile", () => {
         ok: false,
         reason: "not_regular_file",
         message: "not a regular file",
+        mtimeMs: 0,
       });
       expect(guard.fired()).toBe(false);
     } finally {
@@ -139,6 +139,7 @@ describe("readRegularFile", () => {
       ok: false,
       reason: "too_large",
       message: `larger than ${16 * 1024 * 1024} bytes`,
+      mtimeMs: expect.any(Number) as unknown,
     });
     writeFileSync(join(dir, "eleven"), "12345678901");
     expect(readRegularFile(join(dir, "eleven"), 10)).toMatchObject({ ok: false, reason: "too_large" });
@@ -160,5 +161,60 @@ describe("readRegularFile", () => {
       expect(r.text.length).toBeGreaterThan(100);
     }
     expect(readRegularFile("/proc/self/status", 16)).toMatchObject({ ok: false, reason: "too_large" });
+  });
+});
+
+describe("readOpen (a file the listing showed as regular, opened without lstat)", () => {
+  it("closes a FIFO swapped in after the listing unread, without blocking", { timeout: 5_000 }, () => {
+    const dir = temp.make();
+    const fifo = join(dir, "state.json");
+    execFileSync("mkfifo", [fifo]);
+    const guard = new FifoGuard([fifo], temp.make());
+    try {
+      expect(readOpen(fifo, 1024)).toEqual({
+        ok: false,
+        reason: "not_regular_file",
+        message: "not a regular file",
+        mtimeMs: 0,
+      });
+      expect(guard.fired()).toBe(false);
+    } finally {
+      guard.stop();
+    }
+  });
+
+  it("refuses a directory", () => {
+    expect(readOpen(temp.make(), 1024)).toMatchObject({ ok: false, reason: "not_regular_file" });
+  });
+
+  it("reads files larger than its buffer, and UTF-8 beyond ASCII, exactly", () => {
+    const dir = temp.make();
+    const big = `{"a":"${"x".repeat(300_000)}"}`;
+    const utf8 = `{"a":"${"é€😀".repeat(3000)}"}`;
+    writeFileSync(join(dir, "big"), big);
+    writeFileSync(join(dir, "utf8"), utf8);
+    writeFileSync(join(dir, "small"), '"é"');
+    expect(readOpen(join(dir, "big"), 1024 * 1024)).toMatchObject({ ok: true, text: big, bytes: big.length });
+    expect(readOpen(join(dir, "utf8"), 1024 * 1024)).toMatchObject({ ok: true, text: utf8 });
+    expect(readOpen(join(dir, "small"), 1024)).toMatchObject({ ok: true, text: '"é"', bytes: 4 });
+    // the buffer shrank back after the large file: a later small read is still exact
+    expect(readOpen(join(dir, "small"), 1024)).toMatchObject({ ok: true, text: '"é"' });
+  });
+
+  it("checks the cap on the open descriptor: cap bytes are read, cap + 1 are refused", () => {
+    const dir = temp.make();
+    writeFileSync(join(dir, "ten"), "1234567890");
+    expect(readOpen(join(dir, "ten"), 10)).toMatchObject({ ok: true, text: "1234567890", key: { size: 10 } });
+    expect(readOpen(join(dir, "ten"), 9)).toMatchObject({ ok: false, reason: "too_large" });
+  });
+
+  it("gives the stat key of the file it read", () => {
+    const dir = temp.make();
+    const f = join(dir, "f");
+    writeFileSync(f, "abc");
+    const st = statEntry(f);
+    const r = readOpen(f, 1024);
+    if (!st.ok || !r.ok) throw new Error("read failed");
+    expect(sameKey(st.key, r.key)).toBe(true);
   });
 });

@@ -3,9 +3,9 @@
  * - EACCES/EPERM as root: the tests run as uid 0, where chmod 000 does not stop open(2),
  *   so chosen paths fail. The scanner must turn the errno into reason "permission" at each
  *   step (readdir, lstat, read) without crashing.
- * - which paths were read: a file over the size cap must be refused unread. The scanner
- *   reads a file with one readFileSync call (open, read and close), so "opened" and "read"
- *   are the same event here.
+ * - which paths were opened and which were read: a file over the size cap must be refused
+ *   unread (a file the listing showed as regular may be opened: the cap is checked by fstat
+ *   on the descriptor, before any read; one lstat-ed first is not even opened).
  */
 import * as realFs from "node:fs";
 import { join } from "node:path";
@@ -24,6 +24,7 @@ const denied = vi.hoisted(() => ({
 const seen = vi.hoisted(() => ({
   opened: [] as string[],
   read: [] as string[],
+  fds: new Map<number, string>(),
 }));
 
 vi.mock("node:fs", async (importOriginal) => {
@@ -32,6 +33,18 @@ vi.mock("node:fs", async (importOriginal) => {
     Object.assign(new Error(`${denied.code}: denied, ${String(path)}`), { code: denied.code });
   return {
     ...fs,
+    openSync: ((path: realFs.PathLike, ...rest: unknown[]) => {
+      if (denied.open.has(String(path))) throw fail(path);
+      seen.opened.push(String(path));
+      const fd = (fs.openSync as (...a: unknown[]) => number)(path, ...rest);
+      seen.fds.set(fd, String(path));
+      return fd;
+    }) as typeof fs.openSync,
+    readSync: ((fd: number, ...rest: unknown[]) => {
+      const path = seen.fds.get(fd);
+      if (path !== undefined && !seen.read.includes(path)) seen.read.push(path);
+      return (fs.readSync as (...a: unknown[]) => number)(fd, ...rest);
+    }) as typeof fs.readSync,
     readFileSync: ((path: realFs.PathOrFileDescriptor, ...rest: unknown[]) => {
       if (denied.open.has(String(path))) throw fail(path);
       seen.opened.push(String(path));
@@ -57,6 +70,7 @@ beforeEach(() => {
   denied.code = "EACCES";
   seen.opened.length = 0;
   seen.read.length = 0;
+  seen.fds.clear();
 });
 afterEach(() => {
   temp.cleanup();
@@ -103,7 +117,10 @@ describe("permission errors", () => {
   it("a container file that cannot even be looked up (no search permission) is a permission problem", async () => {
     const root = copyExample(temp);
     const rel = runRel(K8S_POD, INFER, "state.json");
+    // Read permission on the directory but no search permission: listed, but neither
+    // lstat nor open reaches the file.
     denied.lstat.add(join(root, rel));
+    denied.open.add(join(root, rel));
     const s = await new Scanner({ hostRoot: root }).scan();
     expect(allProblems(s).map(brief)).toEqual([
       { file: "container_state", path: rel, podId: K8S_POD, containerId: INFER, reason: "permission" },
@@ -144,7 +161,7 @@ describe("permission errors", () => {
 });
 
 describe("the size cap", () => {
-  it("a 100 MiB state.json is neither opened nor read by a scan", async () => {
+  it("a 100 MiB state.json is never read by a scan", async () => {
     const root = copyExample(temp);
     const rel = runRel(DOCKER_POD, "state.json");
     realFs.truncateSync(join(root, rel), 100 * 1024 * 1024);
@@ -152,12 +169,15 @@ describe("the size cap", () => {
     expect(allProblems(s).map(brief)).toEqual([
       { file: "pod_state", path: rel, podId: DOCKER_POD, containerId: null, reason: "too_large" },
     ]);
-    expect(seen.opened).not.toContain(join(root, rel));
     expect(seen.read).not.toContain(join(root, rel));
     expect(seen.read).toContain(join(root, runRel(K8S_POD, "state.json"))); // the tracker works
     seen.read.length = 0;
-    const again = await new Scanner({ hostRoot: root }).scan();
+    const scanner = new Scanner({ hostRoot: root });
+    const again = await scanner.scan();
     expect(allProblems(again).map((p) => p.reason)).toEqual(["too_large"]);
+    expect(seen.read).not.toContain(join(root, rel));
+    const third = await scanner.scan();
+    expect(allProblems(third).map((p) => p.reason)).toEqual(["too_large"]);
     expect(seen.read).not.toContain(join(root, rel));
   });
 

@@ -58,9 +58,10 @@ describe("the example tree", () => {
     expect(s.stats).toMatchObject({
       kind: "full",
       filesRead: K8S_POD_FILES + DOCKER_POD_FILES,
-      // Every file is lstat-ed once, plus the lookup of the absent mounts.json of the
-      // never-started "loader" container (container files are looked up by name).
-      filesStatted: K8S_POD_FILES + DOCKER_POD_FILES + 1,
+      // Every file is stat-ed once (an fstat on the open file: the listings said they are
+      // regular files); the absent mounts.json of the never-started "loader" container is
+      // known absent from its directory's listing.
+      filesStatted: K8S_POD_FILES + DOCKER_POD_FILES,
       filesReused: 0,
       retried: 0,
     });
