@@ -30,6 +30,21 @@ export function expositionSize(body, pods) {
   };
 }
 
+/**
+ * The exporter's own heap figures in a /metrics body (nodejs_heap_size_used_bytes and _total_bytes), in MiB;
+ * null where a line is missing.
+ */
+export function heapFromBody(body) {
+  const text = body.toString("utf8");
+  const value = (name) => {
+    const at = text.indexOf(`\n${name} `);
+    if (at === -1) return null;
+    const end = text.indexOf("\n", at + 1);
+    return Number(text.slice(at + name.length + 2, end === -1 ? undefined : end)) / 2 ** 20;
+  };
+  return { usedMiB: value("nodejs_heap_size_used_bytes"), totalMiB: value("nodejs_heap_size_total_bytes") };
+}
+
 /** Plain scrapes of the exporter and of the baseline serving `body`, at 1 and 10 clients; gzip at 1. */
 export async function scrapeLatencies(exporterUrl, body, contentType, requests) {
   const baseline = await startBaseline(body, contentType);

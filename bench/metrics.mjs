@@ -1,23 +1,30 @@
 // Benchmark section "metrics": the exporter serving the tree as the image runs it. /metrics size, scrape
 // latency against a plain node:http baseline, change-to-visible latency, RSS after a churn period, idle CPU.
-// Runs at 110 and 1000 pods only.
 //
 // Environment:
-//   BENCH_SCRAPES=100          timed requests per latency measurement (default 200 at 110 pods, 100 at 1000)
+//   BENCH_SCRAPES=100          timed requests per latency measurement (default 200 at 110 pods, 100 at 1000,
+//                              30 at 5000; 30 at any other size)
 //   BENCH_CHURN_SECONDS=60     churn period (default 600)
 //   BENCH_IDLE_SECONDS=10      idle CPU period (default 60)
 import { existsSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { loadTemplate } from "./gen-tree.mjs";
 import { get200 } from "./http-client.mjs";
-import { changeToVisible, churn, expositionSize, idleCpu, scrapeLatencies } from "./metrics-phases.mjs";
+import {
+  changeToVisible,
+  churn,
+  expositionSize,
+  heapFromBody,
+  idleCpu,
+  scrapeLatencies,
+} from "./metrics-phases.mjs";
 import { readMemory, stopProcess } from "./procs.mjs";
 import { fmt, row, targetRow } from "./report.mjs";
-import { CLI, startExporter } from "./servers.mjs";
+import { CLI, exporterEnv, startExporter } from "./servers.mjs";
 import { TreeEdits } from "./tree-edit.mjs";
 
-const SIZES = [110, 1000];
-const DEFAULT_SCRAPES = { 110: 200, 1000: 100 };
+const DEFAULT_SCRAPES = { 110: 200, 1000: 100, 5000: 30 };
+const FALLBACK_SCRAPES = 30;
 const CATCH_UP_MS = 2000;
 const SETTLE_MS = 5000;
 
@@ -40,7 +47,7 @@ function envSeconds(name, fallback) {
 
 function settings(pods) {
   return {
-    scrapes: envSeconds("BENCH_SCRAPES", DEFAULT_SCRAPES[pods]),
+    scrapes: envSeconds("BENCH_SCRAPES", DEFAULT_SCRAPES[pods] ?? FALLBACK_SCRAPES),
     churnSeconds: envSeconds("BENCH_CHURN_SECONDS", 600),
     idleSeconds: envSeconds("BENCH_IDLE_SECONDS", 60),
   };
@@ -49,7 +56,7 @@ function settings(pods) {
 function preflight() {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing (dist/ is built by \`npm run build\`)`);
   if (!existsSync("/proc/self/stat")) throw new Error("the metrics section reads /proc (Linux only)");
-  settings(SIZES[0]);
+  settings(110);
 }
 
 async function measure(meta, exporter, tree, config) {
@@ -61,6 +68,7 @@ async function measure(meta, exporter, tree, config) {
   const latency = await scrapeLatencies(exporter.metricsUrl, body, headers["content-type"], config.scrapes);
   const visible = await changeToVisible(tree, exporter.metricsUrl);
   const churned = await churn(tree, exporter, { seconds: config.churnSeconds });
+  const heapAfterChurn = heapFromBody((await get200(exporter.metricsUrl, { keepBody: true })).body);
   tree.restore();
   await sleep(SETTLE_MS);
   const idle = await idleCpu(exporter.pid, config.idleSeconds);
@@ -68,8 +76,11 @@ async function measure(meta, exporter, tree, config) {
   const afterIdle = readMemory(exporter.pid);
   return {
     config,
+    nodeOptions: exporterEnv().NODE_OPTIONS,
     readyMs: exporter.readyMs,
     rssAfterFirstScanMiB: firstScan.rssMiB,
+    heapAfterFirstScan: heapFromBody(body),
+    heapAfterChurn,
     size,
     latency,
     visible,
@@ -87,7 +98,9 @@ function rows(r, pods) {
   const rss = (label, value) =>
     targetRow(label, value, t.rssMiB.max, { ...at(t.rssMiB), format: fmt.mib, unit: " MiB" });
   const { clients1: c1, clients10: c10, gzip } = r.latency;
+  const heap = (h) => `${fmt.mib(h.usedMiB ?? NaN)} / ${fmt.mib(h.totalMiB ?? NaN)}`;
   return [
+    row("exporter NODE_OPTIONS", r.nodeOptions),
     row("exporter ready (/readyz 200)", fmt.ms(r.readyMs)),
     row("/metrics body (plain)", `${fmt.int(r.size.bytes)} B, ${fmt.int(r.size.series)} series`),
     row("  pods exported", fmt.int(r.size.exportedPods)),
@@ -117,10 +130,12 @@ function rows(r, pods) {
       unit: " ms",
     }),
     rss("RSS after first scan", r.rssAfterFirstScanMiB),
+    row("  V8 heap used / total then", heap(r.heapAfterFirstScan)),
     row("churn", `${Math.round(r.churn.seconds)} s, +${r.churn.added} -${r.churn.removed} pods`),
     rss("RSS after churn", r.churn.rssAfterMiB),
     rss("peak RSS during churn (VmRSS)", r.churn.peakRssMiB),
     row("VmHWM after churn", fmt.mib(r.churn.hwmMiB)),
+    row("  V8 heap used / total after churn", heap(r.heapAfterChurn)),
     targetRow(`idle CPU (${Math.round(r.idle.seconds)} s)`, r.idle.cpuPercent, t.idleCpuPercent.max, {
       format: fmt.pct,
       unit: " %",
@@ -129,11 +144,8 @@ function rows(r, pods) {
   ];
 }
 
-/** Measures the metrics section on the tree at `root` (110 and 1000 pods only). */
+/** Measures the metrics section on the tree at `root`. */
 export async function benchMetrics(root, meta) {
-  if (!SIZES.includes(meta.pods)) {
-    return { results: { skipped: true }, rows: [row("metrics section", "skipped (110 and 1000 pods only)")] };
-  }
   const config = settings(meta.pods);
   const tree = new TreeEdits(root, await loadTemplate());
   let exporter;

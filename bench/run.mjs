@@ -23,6 +23,7 @@ import { countStatuses, fmt, printTable, row } from "./report.mjs";
 import { gcSection } from "./gc.mjs";
 import { processesSection } from "./processes.mjs";
 import { scanSection } from "./scan.mjs";
+import { printSummary, summarize } from "./summary.mjs";
 
 // metrics last: it edits the tree (and restores it)
 const SECTIONS = [scanSection, gcSection, processesSection, metricsSection];
@@ -156,6 +157,9 @@ async function main() {
       await writeResults(report);
     }
   }
+  report.summary = summarize(report);
+  await writeResults(report);
+  printSummary(report.summary);
   const { pass, miss } = countStatuses(allRows);
   console.log(
     `\ntargets: ${pass} PASS, ${miss} MISS; results in ${path.relative(process.cwd(), RESULTS_FILE)}`,

@@ -18,10 +18,13 @@ export const IMAGE_ENV = {
   MALLOC_ARENA_MAX: "2",
 };
 
-/** BENCH_NODE_OPTIONS replaces the image's NODE_OPTIONS for the exporter only (heap limit trials). */
-function exporterNodeOptions() {
+/**
+ * The exporter's environment: the image's, with BENCH_NODE_OPTIONS replacing its NODE_OPTIONS (heap limit
+ * trials; not applied to the baseline server).
+ */
+export function exporterEnv() {
   const value = process.env.BENCH_NODE_OPTIONS;
-  return value === undefined ? {} : { NODE_OPTIONS: value };
+  return value === undefined ? IMAGE_ENV : { ...IMAGE_ENV, NODE_OPTIONS: value };
 }
 
 /** `node dist/cli.js serve` on a free port; resolves once /readyz answers 200. */
@@ -43,7 +46,7 @@ export async function startExporter(root) {
   ];
   const child = startProcess(process.execPath, args, {
     cwd: REPO_ROOT,
-    env: { ...process.env, ...IMAGE_ENV, ...exporterNodeOptions() },
+    env: { ...process.env, ...exporterEnv() },
   });
   const check = () => assertAlive(child, "exporter");
   try {

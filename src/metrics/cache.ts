@@ -18,7 +18,7 @@ import {
   type Collector,
   type MemoPass,
   type Part,
-  type PodSlot,
+  type PodRun,
   type RenderContext,
   type RenderMemo,
 } from "./exposition.js";
@@ -133,17 +133,17 @@ export class ExpositionCache {
     ctx: RenderContext,
   ): CollectorFailure[] {
     const parts: Part[] = [];
-    const slots: PodSlot[] = [];
+    const runs: PodRun[] = [];
     const failures: CollectorFailure[] = [];
     const nextMemos = new Map<string, RenderMemo>();
     for (const c of collectors) {
       const started = this.now();
       const partsBefore = parts.length;
-      const slotsBefore = slots.length;
+      const runsBefore = runs.length;
       try {
         for (const f of c.families) {
           const previous = this.memos.get(f.name) ?? EMPTY_MEMO;
-          const pass: MemoPass = { previous, next: new Map(), slots };
+          const pass: MemoPass = { previous, next: new Map(), runs };
           renderFamilyParts(f, snapshot, parts, pass, ctx);
           nextMemos.set(f.name, pass.next);
         }
@@ -151,14 +151,14 @@ export class ExpositionCache {
       } catch (error: unknown) {
         // Its families go, and their memos with the previous body.
         parts.length = partsBefore;
-        slots.length = slotsBefore;
+        runs.length = runsBefore;
         for (const f of c.families) nextMemos.set(f.name, new Map());
         failures.push({ collector: c.name, error });
         this.self.collectorSuccess.set({ collector: c.name }, 0);
       }
       this.self.collectorDuration.set({ collector: c.name }, (this.now() - started) / 1000);
     }
-    part.body = partsToBuffer(parts, slots, part.body);
+    part.body = partsToBuffer(parts, runs, part.body);
     for (const [name, memo] of nextMemos) this.memos.set(name, memo);
     part.compressed = null;
     part.crc = null;

@@ -424,6 +424,8 @@ describe("the rendered DaemonSet (default values)", () => {
       { name: "POD_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },
       { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
       { name: "POD_UID", valueFrom: { fieldRef: { fieldPath: "metadata.uid" } } },
+      // the default 1Gi limit: half of it for V8's old generation (values heap)
+      { name: "NODE_OPTIONS", value: "--max-semi-space-size=1 --max-old-space-size=512" },
     ]);
   });
 
@@ -448,7 +450,7 @@ describe("the rendered DaemonSet (default values)", () => {
     const { ds, pod, container } = await renderDaemonSet();
     expect(container.resources).toEqual({
       requests: { cpu: "20m", memory: "160Mi" },
-      limits: { memory: "512Mi" },
+      limits: { memory: "1Gi" },
     });
     expect(pod.tolerations).toEqual([{ operator: "Exists" }]);
     expect(pod.priorityClassName).toBeUndefined();
@@ -668,6 +670,98 @@ describe("trees values", () => {
   });
 });
 
+describe("heap values (NODE_OPTIONS from the memory limit)", () => {
+  /** The exporter's NODE_OPTIONS, or undefined when the chart sets none. */
+  async function nodeOptions(values: Record<string, unknown>): Promise<string | undefined> {
+    const { container } = await renderDaemonSet(values);
+    const env = (container.env ?? []).filter((e) => e.name === "NODE_OPTIONS");
+    expect(env.length).toBeLessThanOrEqual(1);
+    return env[0]?.value;
+  }
+  const withLimit = (memory: unknown, heap: Record<string, unknown> = {}): Record<string, unknown> => ({
+    resources: { requests: { cpu: "20m", memory: "160Mi" }, limits: { memory } },
+    heap,
+  });
+  const flags = (mib: number): string => `--max-semi-space-size=1 --max-old-space-size=${mib}`;
+
+  it("keeps the image's --max-semi-space-size (the Dockerfile's NODE_OPTIONS) in front of the cap", () => {
+    const dockerfile = readFileSync(join(REPO, "Dockerfile"), "utf8");
+    expect(dockerfile).toMatch(/NODE_OPTIONS=--max-semi-space-size=1 /);
+  });
+
+  it("derives --max-old-space-size from resources.limits.memory, as Kubernetes reads the quantity", async () => {
+    const cases: [unknown, number][] = [
+      ["512Mi", 256],
+      ["0.5Gi", 256],
+      ["1Gi", 512],
+      ["1.5Gi", 768],
+      ["2Gi", 1024],
+      ["1048576Ki", 512],
+      ["1Ti", 524288],
+      // decimal suffixes and exponents: 1e9 bytes = 953.67 MiB, half of it rounded down
+      ["1G", 476],
+      ["1e9", 476],
+      ["1E9", 476],
+      ["1000M", 476],
+      ["1000000k", 476],
+      ["0.001T", 476],
+      ["+1Gi", 512],
+      // plain bytes, as a string and as a YAML number
+      ["536870912", 256],
+      [536870912, 256],
+      [1e9, 476],
+    ];
+    for (const [memory, mib] of cases) {
+      expect(await nodeOptions(withLimit(memory)), String(memory)).toBe(flags(mib));
+    }
+  });
+
+  it("heap.memoryLimitPercent changes the share; heap.maxOldSpaceMiB overrides it, with or without a limit", async () => {
+    expect(await nodeOptions(withLimit("1Gi", { memoryLimitPercent: 40 }))).toBe(flags(409));
+    expect(await nodeOptions(withLimit("512Mi", { maxOldSpaceMiB: 300 }))).toBe(flags(300));
+    expect(
+      await nodeOptions({
+        resources: { requests: { memory: "160Mi" }, limits: null },
+        heap: { maxOldSpaceMiB: 200 },
+      }),
+    ).toBe(flags(200));
+  });
+
+  it("sets no NODE_OPTIONS without a memory limit (the image's flags apply), or when extraEnv sets it", async () => {
+    // (null removes the default's limits: Helm merges values maps)
+    expect(
+      await nodeOptions({ resources: { requests: { cpu: "20m", memory: "160Mi" }, limits: null } }),
+    ).toBeUndefined();
+    expect(
+      await nodeOptions({ resources: { requests: { cpu: "20m" }, limits: { cpu: "1", memory: null } } }),
+    ).toBeUndefined();
+    const { container } = await renderDaemonSet({
+      extraEnv: [{ name: "NODE_OPTIONS", value: "--max-old-space-size=999" }],
+    });
+    expect(container.env?.filter((e) => e.name === "NODE_OPTIONS")).toEqual([
+      { name: "NODE_OPTIONS", value: "--max-old-space-size=999" },
+    ]);
+  });
+
+  it("refuses a memory limit that is no quantity or too small for a heap, and out-of-range heap values", async () => {
+    for (const memory of ["1K", "12X", "512 Mi", "Mi", "1.2.3Gi", "-1Gi", "0x10"]) {
+      expect(await renderError(withLimit(memory)), memory).toContain(
+        `resources.limits.memory: "${memory}" is not a Kubernetes quantity`,
+      );
+    }
+    expect(await renderError(withLimit("50Mi"))).toContain(
+      "resources.limits.memory 50Mi leaves a V8 heap of 25 MiB (heap.memoryLimitPercent=50), below 32 MiB",
+    );
+    expect(await renderError(withLimit("512Mi", { memoryLimitPercent: 95 }))).toContain(
+      "/heap/memoryLimitPercent",
+    );
+    expect(await renderError(withLimit("512Mi", { maxOldSpaceMiB: -1 }))).toContain("/heap/maxOldSpaceMiB");
+    expect(await renderError(withLimit("512Mi", { maxOldSpaceMiB: "300" }))).toContain(
+      "/heap/maxOldSpaceMiB",
+    );
+  });
+});
+
 describe("RBAC", () => {
   it("grants pods get/list/watch, nodes get and events create/patch (core and events.k8s.io), bound to the ServiceAccount", async () => {
     const objs = parseObjects(await render({}, { release: "mon", namespace: "monitoring" }));
@@ -847,6 +941,7 @@ describe("community chart values", () => {
       "POD_NAMESPACE",
       "POD_NAME",
       "POD_UID",
+      "NODE_OPTIONS",
       "VCE_LOG_LEVEL",
     ]);
     expect(pod.volumes?.at(-1)).toEqual({ name: "web", secret: { secretName: "vce-web" } });

@@ -275,3 +275,55 @@ name and namespace. Called with (dict "root" $ "text" <file text> "quote" <"\"" 
 {{- $t = replace (printf "created_by_name=%svirtcontainers-exporter%s" $q $q) (printf "namespace=%s%s%s, created_by_name=%s%s%s" $q $ns $q $q $ds $q) $t -}}
 {{- $t -}}
 {{- end }}
+
+{{/*
+A Kubernetes memory quantity (resources.limits.memory: a string such as 512Mi, 0.5Gi, 1G, 1e9,
+or a number of bytes) in bytes, as a float. Suffixes as Kubernetes reads them: binary Ki Mi Gi
+Ti Pi Ei, decimal k M G T P E (and m, milli), or a decimal exponent e<n>/E<n>. Anything else
+fails the render with the value and the accepted forms.
+*/}}
+{{- define "virtcontainers-exporter.quantityBytes" -}}
+{{- $q := toString . | trim -}}
+{{- if not (regexMatch `^\+?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+|Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E)?$` $q) -}}
+{{- fail (printf "resources.limits.memory: %q is not a Kubernetes quantity: write a number of bytes with an optional suffix, such as 512Mi, 0.5Gi, 1G or 1e9 (binary Ki Mi Gi Ti Pi Ei; decimal k, lower case, and M G T P E)" $q) -}}
+{{- end -}}
+{{- $number := regexFind `^\+?([0-9]+(\.[0-9]*)?|\.[0-9]+)` $q -}}
+{{- $suffix := trimPrefix $number $q -}}
+{{- if or (eq $suffix "") (hasPrefix "e" $suffix) (hasPrefix "E" $suffix) -}}
+{{- float64 $q -}}
+{{- else -}}
+{{- $factors := dict "Ki" 1024.0 "Mi" 1048576.0 "Gi" 1073741824.0 "Ti" 1099511627776.0 "Pi" 1125899906842624.0 "Ei" 1152921504606846976.0 "m" 0.001 "k" 1000.0 "M" 1000000.0 "G" 1000000000.0 "T" 1000000000000.0 "P" 1000000000000000.0 "E" 1000000000000000000.0 -}}
+{{- mulf (float64 $number) (get $factors $suffix) -}}
+{{- end -}}
+{{- end }}
+
+{{/*
+The exporter's V8 old-generation cap in MiB (node --max-old-space-size), or "" for none:
+heap.maxOldSpaceMiB when set, else heap.memoryLimitPercent of resources.limits.memory (rounded
+down), else none (no memory limit: Node sizes its heap by itself). A limit too small to hold a
+heap fails the render. docs/configuration.md "Memory" has the measurements behind the default.
+*/}}
+{{- define "virtcontainers-exporter.maxOldSpaceMiB" -}}
+{{- $limit := dig "limits" "memory" "" (.Values.resources | default dict) -}}
+{{- if .Values.heap.maxOldSpaceMiB -}}
+{{- .Values.heap.maxOldSpaceMiB | int -}}
+{{- else if ne (toString $limit) "" -}}
+{{- $mib := divf (include "virtcontainers-exporter.quantityBytes" $limit | float64) 1048576.0 -}}
+{{- $cap := divf (mulf $mib (float64 .Values.heap.memoryLimitPercent)) 100.0 | floor | int -}}
+{{- if lt $cap 32 -}}
+{{- fail (printf "resources.limits.memory %v leaves a V8 heap of %d MiB (heap.memoryLimitPercent=%v), below 32 MiB: the exporter needs about 70 MiB of memory at 110 pods (docs/configuration.md \"Memory\"). Raise the limit, or set heap.maxOldSpaceMiB" $limit $cap .Values.heap.memoryLimitPercent) -}}
+{{- end -}}
+{{- $cap -}}
+{{- end -}}
+{{- end }}
+
+{{/*
+"true" when extraEnv sets NODE_OPTIONS itself (the chart then leaves NODE_OPTIONS to it).
+*/}}
+{{- define "virtcontainers-exporter.userNodeOptions" -}}
+{{- $found := false -}}
+{{- range .Values.extraEnv -}}
+{{- if eq (toString .name) "NODE_OPTIONS" -}}{{- $found = true -}}{{- end -}}
+{{- end -}}
+{{- $found | toString -}}
+{{- end }}
