@@ -21,6 +21,23 @@ function errno(code: string): NodeJS.ErrnoException {
   return Object.assign(new Error(code), { code });
 }
 
+/** A FIFO where a state file should be: refused as not a regular file, and never opened blocking. */
+function expectFifoRefused(read: (path: string, maxBytes: number) => unknown): void {
+  const fifo = join(temp.make(), "state.json");
+  execFileSync("mkfifo", [fifo]);
+  const guard = new FifoGuard([fifo], temp.make());
+  try {
+    expect(read(fifo, 1024)).toEqual({
+      ok: false,
+      reason: "not_regular_file",
+      message: "not a regular file",
+      mtimeMs: 0,
+    });
+    expect(guard.fired()).toBe(false);
+  } finally {
+    guard.stop();
+  }
+}
 describe("errnoReason", () => {
   it.each([
     ["EACCES", "permission"],
@@ -113,21 +130,7 @@ describe("readRegularFile", () => {
   });
 
   it("does not block on a FIFO", { timeout: 5_000 }, () => {
-    const dir = temp.make();
-    const fifo = join(dir, "state.json");
-    execFileSync("mkfifo", [fifo]);
-    const guard = new FifoGuard([fifo], temp.make());
-    try {
-      expect(readRegularFile(fifo, 1024)).toEqual({
-        ok: false,
-        reason: "not_regular_file",
-        message: "not a regular file",
-        mtimeMs: 0,
-      });
-      expect(guard.fired()).toBe(false);
-    } finally {
-      guard.stop();
-    }
+    expectFifoRefused(readRegularFile);
   });
 
   it("refuses a file over the cap without reading it", () => {
@@ -166,21 +169,7 @@ describe("readRegularFile", () => {
 
 describe("readOpen (a file the listing showed as regular, opened without lstat)", () => {
   it("closes a FIFO swapped in after the listing unread, without blocking", { timeout: 5_000 }, () => {
-    const dir = temp.make();
-    const fifo = join(dir, "state.json");
-    execFileSync("mkfifo", [fifo]);
-    const guard = new FifoGuard([fifo], temp.make());
-    try {
-      expect(readOpen(fifo, 1024)).toEqual({
-        ok: false,
-        reason: "not_regular_file",
-        message: "not a regular file",
-        mtimeMs: 0,
-      });
-      expect(guard.fired()).toBe(false);
-    } finally {
-      guard.stop();
-    }
+    expectFifoRefused(readOpen);
   });
 
   it("refuses a directory", () => {
