@@ -43,7 +43,8 @@ const TRANSIENT: ReadonlySet<ProblemReason> = new Set(["empty", "truncated"]);
 
 export class FileLoader {
   private readonly cache = new Map<string, CacheEntry>();
-  private seen = new Set<string>();
+  /** Paths a full scan has seen so far; null outside a full scan (no second copy of every path kept). */
+  private seen: Set<string> | null = null;
   readonly counters: LoaderCounters = { filesRead: 0, bytesRead: 0, filesStatted: 0, filesReused: 0 };
 
   /** The host root with one trailing slash: paths are joined by concatenation (hot path). */
@@ -63,7 +64,10 @@ export class FileLoader {
 
   /** Drop cache entries of files a full scan no longer saw. */
   endSweep(): void {
-    for (const path of this.cache.keys()) if (!this.seen.has(path)) this.cache.delete(path);
+    const seen = this.seen;
+    this.seen = null;
+    if (seen === null) return;
+    for (const path of this.cache.keys()) if (!seen.has(path)) this.cache.delete(path);
   }
 
   /** Drop every cache entry below a directory (a pod that disappeared). */
@@ -90,7 +94,7 @@ export class FileLoader {
     force: boolean,
     regular = false,
   ): Loaded<ResourceValues[R]> {
-    this.seen.add(t.rel);
+    this.seen?.add(t.rel);
     const abs = this.base + t.rel;
     const cached = this.cache.get(t.rel);
     this.counters.filesStatted++;

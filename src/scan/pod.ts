@@ -1,4 +1,5 @@
 /** Reads one pod (both trees) into a PodRecord. The only pod-level I/O of the scanner. */
+import { createHash } from "node:crypto";
 import type { Dirent } from "node:fs";
 import { posix } from "node:path";
 import { effectiveState, networkEndpoints, podMemoryBytes, podVCPUs } from "../format/derive.js";
@@ -359,9 +360,17 @@ export function scanPod(
     agent,
     containers,
     problems: r.problems,
-    signature: r.sig.join("\n"),
+    signature: signatureOf(r.sig),
   };
   return reuse(r, record, previous);
+}
+
+/**
+ * A pod's signature as a SHA-256 digest of what the scan found: equal for equal findings, 44
+ * characters per pod kept instead of the whole text (kilobytes of paths and stat keys per pod).
+ */
+function signatureOf(parts: readonly string[]): string {
+  return createHash("sha256").update(parts.join("\n")).digest("base64");
 }
 
 /** The previous record (same object) when nothing was read and nothing changed; else the new one. */
@@ -490,7 +499,7 @@ function finishPersist(
     agent: sandbox === null ? null : { proxyPid: sandbox.proxyPid ?? 0, url: sandbox.agentUrl ?? "" },
     containers,
     problems: r.problems,
-    signature: r.sig.join("\n"),
+    signature: signatureOf(r.sig),
   };
   return reuse(r, record, previous);
 }

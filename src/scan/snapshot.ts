@@ -83,8 +83,8 @@ export interface PodRecord {
   readonly containers: readonly ContainerRecord[];
   readonly problems: readonly FileProblem[];
   /**
-   * Everything this scan found for the pod (file stat keys, problems, directory entries) in
-   * one string: two scans with equal signatures and no fresh read give the same record.
+   * Everything this scan found for the pod (file stat keys, problems, directory entries), as
+   * a SHA-256 digest: two scans with equal signatures and no fresh read give the same record.
    * Internal; not part of any output.
    */
   readonly signature: string;
