@@ -180,6 +180,20 @@ interface Column {
 }
 
 /**
+ * A table of an info metric's labels per pod: one list of [label, column name] gives both the
+ * query's `by` clause (after the pod key) and the columns (after the pod columns).
+ */
+function labelTable(
+  selector: string,
+  labels: readonly (readonly [field: string, name: string])[],
+): { readonly queries: readonly Query[]; readonly columns: readonly Column[] } {
+  return {
+    queries: [{ expr: `max by (${POD_KEY}, ${labels.map(([f]) => f).join(", ")}) (${selector})` }],
+    columns: [...POD_COLUMNS, ...labels.map(([field, name]) => ({ field, name }))],
+  };
+}
+
+/**
  * A table of instant queries merged on their common labels (one row per node, pod or device):
  * `columns` in their order, renamed; Time and the values not listed are hidden. Every query
  * aggregates `by` the labels it shows, so no other label column appears.
@@ -497,17 +511,11 @@ function rows(): [dashboard.RowBuilder, ...cog.Builder<dashboard.Panel>[]][] {
         w: 16,
         h: 8,
         sortBy: "node",
-        queries: [
-          {
-            expr: `max by (${POD_KEY}, container, bdf, host_path) (${p("virtcontainers_device_info", 'type="vfio"')})`,
-          },
-        ],
-        columns: [
-          ...POD_COLUMNS,
-          { field: "container", name: "container" },
-          { field: "bdf", name: "BDF" },
-          { field: "host_path", name: "host path" },
-        ],
+        ...labelTable(p("virtcontainers_device_info", 'type="vfio"'), [
+          ["container", "container"],
+          ["bdf", "BDF"],
+          ["host_path", "host path"],
+        ]),
       }),
       timeseriesPanel({
         title: "Devices by node and type",
@@ -525,21 +533,15 @@ function rows(): [dashboard.RowBuilder, ...cog.Builder<dashboard.Panel>[]][] {
         w: 24,
         h: 8,
         sortBy: "node",
-        queries: [
-          {
-            expr: `max by (${POD_KEY}, container, type, host_path, container_path, bdf, major, minor) (${p("virtcontainers_device_info")})`,
-          },
-        ],
-        columns: [
-          ...POD_COLUMNS,
-          { field: "container", name: "container" },
-          { field: "type", name: "type" },
-          { field: "host_path", name: "host path" },
-          { field: "container_path", name: "container path" },
-          { field: "bdf", name: "BDF" },
-          { field: "major", name: "major" },
-          { field: "minor", name: "minor" },
-        ],
+        ...labelTable(p("virtcontainers_device_info"), [
+          ["container", "container"],
+          ["type", "type"],
+          ["host_path", "host path"],
+          ["container_path", "container path"],
+          ["bdf", "BDF"],
+          ["major", "major"],
+          ["minor", "minor"],
+        ]),
       }),
     ],
     [
@@ -616,20 +618,14 @@ function rows(): [dashboard.RowBuilder, ...cog.Builder<dashboard.Panel>[]][] {
         w: 24,
         h: 8,
         sortBy: "node",
-        queries: [
-          {
-            expr: `max by (${POD_KEY}, uid, hypervisor, agent, proxy, shim, presence) (${p("virtcontainers_pod_info")})`,
-          },
-        ],
-        columns: [
-          ...POD_COLUMNS,
-          { field: "uid", name: "UID" },
-          { field: "hypervisor", name: "hypervisor" },
-          { field: "agent", name: "agent" },
-          { field: "proxy", name: "proxy" },
-          { field: "shim", name: "shim" },
-          { field: "presence", name: "presence" },
-        ],
+        ...labelTable(p("virtcontainers_pod_info"), [
+          ["uid", "UID"],
+          ["hypervisor", "hypervisor"],
+          ["agent", "agent"],
+          ["proxy", "proxy"],
+          ["shim", "shim"],
+          ["presence", "presence"],
+        ]),
       }),
     ],
     [
