@@ -41,15 +41,18 @@ export interface TreeSet {
   readonly storeDirs: readonly string[];
 }
 
+/** The reference trees (virtcontainers, Clear Containers 3.x). */
+export const REFERENCE_SET: TreeSet = {
+  id: "pods",
+  run: TREE_DIRS.run,
+  config: TREE_DIRS.config,
+  vm: null,
+  layouts: ["virtcontainers"],
+  storeDirs: [],
+};
+
 export const TREE_SETS: readonly TreeSet[] = [
-  {
-    id: "pods",
-    run: TREE_DIRS.run,
-    config: TREE_DIRS.config,
-    vm: null,
-    layouts: ["virtcontainers"],
-    storeDirs: [],
-  },
+  REFERENCE_SET,
   {
     id: "sandboxes",
     run: "run/virtcontainers/sandboxes",
@@ -67,15 +70,6 @@ export const TREE_SETS: readonly TreeSet[] = [
     storeDirs: ["raw"],
   },
 ];
-
-export const REFERENCE_SET: TreeSet = TREE_SETS[0] ?? {
-  id: "pods",
-  run: TREE_DIRS.run,
-  config: TREE_DIRS.config,
-  vm: null,
-  layouts: ["virtcontainers"],
-  storeDirs: [],
-};
 
 export function treeSet(id: TreeSetId): TreeSet {
   return TREE_SETS.find((t) => t.id === id) ?? REFERENCE_SET;
