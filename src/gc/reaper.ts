@@ -79,11 +79,18 @@ export interface RemoveOptions {
 export type RefusalReason =
   "not_directory" | "symlink" | "invalid_name" | "root_not_directory" | "mount_point";
 
+/** A path the reaper will not touch, and why. */
+export interface RefusedOutcome {
+  readonly kind: "refused";
+  readonly reason: RefusalReason;
+  readonly path: string;
+}
+
 export type RemoveOutcome =
   | { readonly kind: "removed"; readonly files: number; readonly dirs: number }
   /** Already gone: not an error. */
   | { readonly kind: "absent" }
-  | { readonly kind: "refused"; readonly reason: RefusalReason; readonly path: string }
+  | RefusedOutcome
   | {
       readonly kind: "failed";
       readonly path: string;
@@ -94,10 +101,9 @@ export type RemoveOutcome =
       readonly dirs: number;
     };
 
-type Refused = Extract<RemoveOutcome, { kind: "refused" }>;
 type Failed = Extract<RemoveOutcome, { kind: "failed" }>;
 /** Why a walk stopped. */
-type Stop = Refused | Omit<Failed, "files" | "dirs">;
+type Stop = RefusedOutcome | Omit<Failed, "files" | "dirs">;
 
 interface Ident {
   readonly dev: bigint;
@@ -385,7 +391,7 @@ export interface Tombstone {
 export type EntombOutcome =
   /** `done[i]` is part i's tombstone, or null when the part did not exist. */
   | { readonly kind: "entombed"; readonly done: readonly (Tombstone | null)[] }
-  | { readonly kind: "refused"; readonly reason: RefusalReason; readonly path: string }
+  | RefusedOutcome
   /**
    * Nothing was renamed (or every rename done was put back; `restored` false when one could not
    * be: then that part is a tombstone already, and is removed as one).
@@ -504,7 +510,7 @@ function attempt(op: () => void): unknown {
   }
 }
 
-function refused(reason: RefusalReason, path: string): Refused {
+function refused(reason: RefusalReason, path: string): RefusedOutcome {
   return { kind: "refused", reason, path };
 }
 
